@@ -1,0 +1,96 @@
+// The composition root: builds every part from the config, wires them, and
+// owns start() and stop(). The only module that knows all the others.
+import type { Config } from "./config.ts";
+import type { Logger } from "./log.ts";
+import { openDb, type Db } from "./store/db.ts";
+import { RegistrationStore } from "./store/registrations.ts";
+import { Registry } from "./registry.ts";
+import { PresenceBook } from "./presence.ts";
+import { PushService } from "./push.ts";
+import { XmppEdge } from "./xmpp/edge.ts";
+import { iqHandlers } from "./xmpp/handlers.ts";
+import { createApp, createHttpEdge, type HttpEdge } from "./http/server.ts";
+import { mintToken, type MintToken } from "./tokens.ts";
+
+export interface AppDeps {
+  now?: () => number;
+  mint?: MintToken;
+}
+
+export interface Gateway {
+  readonly port: number;
+  readonly db: Db;
+  stop(): Promise<void>;
+}
+
+const SWEEP_INTERVAL_MS = 60_000; // expired registrations linger at most a minute (lookups already treat them as gone)
+
+export async function start(config: Config, log: Logger, deps: AppDeps = {}): Promise<Gateway> {
+  const now = deps.now ?? Date.now;
+  const db = openDb(config.database.path);
+  const store = new RegistrationStore(db);
+  const registry = new Registry({
+    store,
+    now,
+    mint: deps.mint ?? mintToken,
+    options: {
+      registrationTtl: config.push.registrationTtl,
+      allowedDomains: config.xmpp.allowedDomains,
+      maxRegistrationsPerJid: config.limits.maxRegistrationsPerJid,
+    },
+  });
+  const presence = new PresenceBook();
+  const endpointUrl = (token: string): string => `${config.http.publicUrl}/up/${token}`;
+
+  const edge = new XmppEdge(
+    { ...config.xmpp, maxInflight: config.push.maxInflight },
+    {
+      log: log.child({ module: "xmpp" }),
+      presence,
+      handlers: iqHandlers({ registry, endpointUrl }),
+    },
+  );
+  const pushes = new PushService({
+    registry,
+    presence,
+    transport: edge,
+    log: log.child({ module: "push" }),
+    timeoutMs: config.push.timeout * 1000,
+  });
+
+  let msgCounter = 0;
+  const msgPrefix = Date.now().toString(36);
+  const http: HttpEdge = createHttpEdge(
+    createApp({
+      log: log.child({ module: "http" }),
+      pushes,
+      registry,
+      isOnline: () => edge.online,
+      publicUrl: config.http.publicUrl,
+      messageId: () => `${msgPrefix}-${(msgCounter++).toString(36)}`,
+    }),
+  );
+
+  const sweep = setInterval(() => {
+    const n = registry.sweepExpired();
+    if (n > 0) log.info({ purged: n }, "expired registrations purged");
+  }, SWEEP_INTERVAL_MS);
+  sweep.unref();
+
+  edge.start();
+  const port = await http.listen(config.http.host, config.http.port);
+  log.info({ host: config.http.host, port }, "http listening");
+
+  return {
+    port,
+    db,
+    async stop() {
+      clearInterval(sweep);
+      // In-flight POSTs still need the component link for their IQ answers: close HTTP first.
+      await http.close(config.push.timeout * 1000 + 2000);
+      await edge.stop();
+      db.close();
+      log.info("stopped");
+    },
+  };
+}

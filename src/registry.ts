@@ -1,0 +1,97 @@
+// Registration rules of both dialects. Knows neither XMPP nor HTTP: it takes
+// JIDs and tokens and answers with outcomes as data.
+import type { Dialect, Registration, RegistrationStore } from "./store/registrations.ts";
+import type { MintToken } from "./tokens.ts";
+import { bareJid, domainOf } from "./jid.ts";
+
+export type Refusal = { ok: false; reason: "bad-request" | "forbidden" | "too-many" | "not-found"; text: string };
+export type Registered = { ok: true; reg: Registration; fresh: boolean };
+export type RegisterResult = Registered | Refusal;
+
+export interface RegistryOptions {
+  registrationTtl: number; // s
+  allowedDomains: readonly string[];
+  maxRegistrationsPerJid: number;
+}
+
+export interface RegistryDeps {
+  store: RegistrationStore;
+  now: () => number; // ms
+  mint: MintToken;
+  options: RegistryOptions;
+}
+
+export class Registry {
+  constructor(private readonly d: RegistryDeps) {}
+
+  /** Dialect 1: the same bare JID and public token keep their endpoint. */
+  register1(from: string, token: string): RegisterResult {
+    const bare = bareJid(from);
+    return this.upsert(from, 1, () => this.d.store.byD1(bare, token), { token, application: null, instance: null }, null);
+  }
+
+  unregister1(from: string, token: string): { ok: true; reg: Registration } | Refusal {
+    const reg = this.d.store.byD1(bareJid(from), token);
+    if (!reg) return { ok: false, reason: "not-found", text: "no registration for this token" };
+    this.d.store.deleteEndpoint(reg.endpoint);
+    return { ok: true, reg };
+  }
+
+  /** Dialect 2: the same account + application + instance always get the same endpoint back. */
+  register2(from: string, application: string, instance: string): RegisterResult {
+    const bare = bareJid(from);
+    const expiresAt = this.d.now() + this.d.options.registrationTtl * 1000;
+    return this.upsert(from, 2, () => this.d.store.byD2(bare, application, instance), { token: null, application, instance }, expiresAt);
+  }
+
+  /** A live registration for an endpoint token; expired ones count as unknown. */
+  lookup(endpoint: string): Registration | undefined {
+    const reg = this.d.store.byEndpoint(endpoint);
+    if (reg && reg.expires_at !== null && reg.expires_at <= this.d.now()) return undefined;
+    return reg;
+  }
+
+  /** The distributor said the app is gone: the endpoint answers 404 from now on. */
+  revoke(endpoint: string): boolean {
+    return this.d.store.deleteEndpoint(endpoint) > 0;
+  }
+
+  sweepExpired(): number {
+    return this.d.store.deleteExpired(this.d.now());
+  }
+
+  private upsert(
+    from: string,
+    dialect: Dialect,
+    find: () => Registration | undefined,
+    key: Pick<Registration, "token" | "application" | "instance">,
+    expiresAt: number | null,
+  ): RegisterResult {
+    const refused = this.checkAccess(from);
+    if (refused) return refused;
+    const bare = bareJid(from);
+    const now = this.d.now();
+    return this.d.store.transaction((): RegisterResult => {
+      const existing = find();
+      if (existing) {
+        this.d.store.renew(existing.id, from, now, expiresAt);
+        return { ok: true, fresh: false, reg: { ...existing, jid: from, renewed_at: now, expires_at: expiresAt } };
+      }
+      if (this.d.store.countByBare(bare) >= this.d.options.maxRegistrationsPerJid) {
+        return { ok: false, reason: "too-many", text: `at most ${this.d.options.maxRegistrationsPerJid} registrations per account` };
+      }
+      const reg = this.d.store.insert({
+        endpoint: this.d.mint(), dialect, jid: from, bare, ...key, created_at: now, renewed_at: now, expires_at: expiresAt,
+      });
+      return { ok: true, fresh: true, reg };
+    });
+  }
+
+  private checkAccess(from: string): Refusal | undefined {
+    const allowed = this.d.options.allowedDomains;
+    if (allowed.length > 0 && !allowed.includes(domainOf(from).toLowerCase())) {
+      return { ok: false, reason: "forbidden", text: "this push server does not serve your domain" };
+    }
+    return undefined;
+  }
+}

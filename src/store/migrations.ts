@@ -1,0 +1,22 @@
+// Schema migrations keyed by version (PRAGMA user_version = index + 1).
+// Append only: never edit a migration that has shipped.
+export const MIGRATIONS: readonly string[] = [
+  // 1: registrations of both dialects. Times are ms since the epoch.
+  `CREATE TABLE registrations (
+     id          INTEGER PRIMARY KEY,
+     endpoint    TEXT NOT NULL UNIQUE,            -- endpoint token, a bearer capability
+     dialect     INTEGER NOT NULL CHECK (dialect IN (1, 2)),
+     jid         TEXT NOT NULL,                   -- full JID that pushes go to
+     bare        TEXT NOT NULL,
+     token       TEXT,                            -- dialect 1 public token
+     application TEXT,                            -- dialect 2
+     instance    TEXT,                            -- dialect 2
+     created_at  INTEGER NOT NULL,
+     renewed_at  INTEGER NOT NULL,
+     expires_at  INTEGER                          -- NULL: dialect 1 has no renewal, so no expiry
+   );
+   CREATE UNIQUE INDEX registrations_d1 ON registrations (bare, token) WHERE dialect = 1;
+   CREATE UNIQUE INDEX registrations_d2 ON registrations (bare, application, instance) WHERE dialect = 2;
+   CREATE INDEX registrations_bare ON registrations (bare);
+   CREATE INDEX registrations_expiry ON registrations (expires_at) WHERE expires_at IS NOT NULL;`,
+];

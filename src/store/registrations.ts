@@ -1,0 +1,80 @@
+// SQL for the registrations table; no rules here, only storage.
+import type { Db } from "./db.ts";
+
+export type Dialect = 1 | 2;
+
+export interface Registration {
+  id: number;
+  endpoint: string;
+  dialect: Dialect;
+  jid: string;
+  bare: string;
+  token: string | null;
+  application: string | null;
+  instance: string | null;
+  created_at: number;
+  renewed_at: number;
+  expires_at: number | null;
+}
+
+export type NewRegistration = Omit<Registration, "id">;
+
+export class RegistrationStore {
+  private readonly q;
+
+  constructor(private readonly db: Db) {
+    this.q = {
+      byEndpoint: db.prepare<[string], Registration>("SELECT * FROM registrations WHERE endpoint = ?"),
+      byD1: db.prepare<[string, string], Registration>("SELECT * FROM registrations WHERE dialect = 1 AND bare = ? AND token = ?"),
+      byD2: db.prepare<[string, string, string], Registration>(
+        "SELECT * FROM registrations WHERE dialect = 2 AND bare = ? AND application = ? AND instance = ?",
+      ),
+      byBare: db.prepare<[string], Registration>("SELECT * FROM registrations WHERE bare = ? ORDER BY id"),
+      countByBare: db.prepare<[string], { n: number }>("SELECT count(*) AS n FROM registrations WHERE bare = ?"),
+      insert: db.prepare(
+        `INSERT INTO registrations (endpoint, dialect, jid, bare, token, application, instance, created_at, renewed_at, expires_at)
+         VALUES (@endpoint, @dialect, @jid, @bare, @token, @application, @instance, @created_at, @renewed_at, @expires_at)`,
+      ),
+      renew: db.prepare<[string, number, number | null, number]>(
+        "UPDATE registrations SET jid = ?, renewed_at = ?, expires_at = ? WHERE id = ?",
+      ),
+      deleteEndpoint: db.prepare<[string]>("DELETE FROM registrations WHERE endpoint = ?"),
+      deleteBare: db.prepare<[string]>("DELETE FROM registrations WHERE bare = ?"),
+      deleteExpired: db.prepare<[number]>("DELETE FROM registrations WHERE expires_at IS NOT NULL AND expires_at <= ?"),
+      countByDialect: db.prepare<[], { dialect: Dialect; n: number }>(
+        "SELECT dialect, count(*) AS n FROM registrations GROUP BY dialect",
+      ),
+    };
+  }
+
+  byEndpoint = (endpoint: string): Registration | undefined => this.q.byEndpoint.get(endpoint);
+  byD1 = (bare: string, token: string): Registration | undefined => this.q.byD1.get(bare, token);
+  byD2 = (bare: string, application: string, instance: string): Registration | undefined =>
+    this.q.byD2.get(bare, application, instance);
+  byBare = (bare: string): Registration[] => this.q.byBare.all(bare);
+  countByBare = (bare: string): number => this.q.countByBare.get(bare)!.n;
+
+  insert(r: NewRegistration): Registration {
+    const info = this.q.insert.run(r);
+    return { ...r, id: Number(info.lastInsertRowid) };
+  }
+
+  renew(id: number, jid: string, now: number, expiresAt: number | null): void {
+    this.q.renew.run(jid, now, expiresAt, id);
+  }
+
+  /** Returns how many rows went. */
+  deleteEndpoint = (endpoint: string): number => this.q.deleteEndpoint.run(endpoint).changes;
+  deleteBare = (bare: string): number => this.q.deleteBare.run(bare).changes;
+  deleteExpired = (now: number): number => this.q.deleteExpired.run(now).changes;
+
+  countByDialect(): Record<Dialect, number> {
+    const out: Record<Dialect, number> = { 1: 0, 2: 0 };
+    for (const row of this.q.countByDialect.all()) out[row.dialect] = row.n;
+    return out;
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+}

@@ -1,0 +1,52 @@
+// Push IQs awaiting their answer. Bounded, so a slow XMPP server makes us
+// answer 503 instead of growing memory without limit.
+import type { Element } from "@xmpp/xml";
+import type { IqAnswer } from "../outcomes.ts";
+import { errorCondition } from "../stanzas/errors.ts";
+
+interface Pending {
+  resolve: (a: IqAnswer) => void;
+  timer: NodeJS.Timeout;
+}
+
+export class IqCaller {
+  private readonly pending = new Map<string, Pending>();
+
+  constructor(private readonly maxInflight: number) {}
+
+  get inflight(): number {
+    return this.pending.size;
+  }
+
+  /** `write` puts the stanza on the wire; the answer arrives through `settle`. */
+  request(iq: Element, timeoutMs: number, write: (el: Element) => Promise<void>): Promise<IqAnswer> {
+    if (this.pending.size >= this.maxInflight) return Promise.resolve({ kind: "busy" });
+    const id = iq.attrs.id!;
+    return new Promise<IqAnswer>((resolve) => {
+      const timer = setTimeout(() => this.finish(id, { kind: "timeout" }), timeoutMs);
+      this.pending.set(id, { resolve, timer });
+      write(iq).catch(() => this.finish(id, { kind: "link-lost" }));
+    });
+  }
+
+  /** Takes an incoming `<iq type="result|error">`; false if it was not ours. */
+  settle(iq: Element): boolean {
+    const id = iq.attrs.id;
+    if (id === undefined || !this.pending.has(id)) return false;
+    this.finish(id, iq.attrs.type === "result" ? { kind: "result" } : { kind: "error", condition: errorCondition(iq) });
+    return true;
+  }
+
+  /** The link dropped: nothing in flight will be answered now. */
+  failAll(): void {
+    for (const id of [...this.pending.keys()]) this.finish(id, { kind: "link-lost" });
+  }
+
+  private finish(id: string, answer: IqAnswer): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    clearTimeout(p.timer);
+    p.resolve(answer);
+  }
+}

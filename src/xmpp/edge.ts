@@ -1,0 +1,175 @@
+// The XMPP edge: the only module that talks to @xmpp/component. It keeps the
+// component link up, answers IQ requests through the handler table, tracks
+// presence and relays push IQs for the push service.
+import { component, type Component, type IncomingContext } from "@xmpp/component";
+import type { Element } from "@xmpp/xml";
+import type { Logger } from "../log.ts";
+import type { IqAnswer } from "../outcomes.ts";
+import type { PresenceBook } from "../presence.ts";
+import type { Transport } from "../push.ts";
+import { ping } from "../stanzas/disco.ts";
+import { backoffMs } from "./backoff.ts";
+import { IqCaller } from "./caller.ts";
+import type { IqHandler } from "./handlers.ts";
+
+export interface EdgeOptions {
+  service: string;
+  domain: string;
+  secret: string;
+  pingInterval: number; // s
+  reconnectMax: number; // s
+  maxInflight: number;
+}
+
+export interface EdgeDeps {
+  log: Logger;
+  presence: PresenceBook;
+  handlers: Map<string, IqHandler>;
+  onLink?: (online: boolean) => void;
+  onBounce?: (message: Element) => void;
+}
+
+export class XmppEdge implements Transport {
+  private readonly xmpp: Component;
+  private readonly caller: IqCaller;
+  private attempt = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private pingTimer: NodeJS.Timeout | undefined;
+  private stopping = false;
+  private idCounter = 0;
+  private readonly idPrefix = Math.random().toString(36).slice(2, 8);
+
+  constructor(private readonly o: EdgeOptions, private readonly d: EdgeDeps) {
+    this.caller = new IqCaller(o.maxInflight);
+    this.xmpp = component({ service: o.service, domain: o.domain, password: o.secret });
+    this.xmpp.reconnect.stop(); // its fixed 1 s retry forever is replaced by our backoff
+    this.xmpp.middleware.use((ctx) => this.route(ctx));
+    this.xmpp.on("error", (err: Error) => this.d.log.warn({ err: err.message }, "component link error"));
+    this.xmpp.on("online", () => this.linkUp());
+    this.xmpp.on("disconnect", () => this.linkDown());
+  }
+
+  get online(): boolean {
+    return this.xmpp.status === "online";
+  }
+
+  get domain(): string {
+    return this.o.domain;
+  }
+
+  get inflight(): number {
+    return this.caller.inflight;
+  }
+
+  nextId(): string {
+    return `${this.idPrefix}${(this.idCounter++).toString(36)}`;
+  }
+
+  send(el: Element): Promise<void> {
+    return this.xmpp.send(el);
+  }
+
+  request(iq: Element, timeoutMs: number): Promise<IqAnswer> {
+    if (!this.online) return Promise.resolve({ kind: "link-lost" });
+    return this.caller.request(iq, timeoutMs, (el) => this.xmpp.send(el));
+  }
+
+  /** Starts connecting; never rejects: a down server is retried with backoff. */
+  start(): void {
+    this.connect(true);
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.retryTimer);
+    clearInterval(this.pingTimer);
+    this.caller.failAll();
+    try {
+      await this.xmpp.stop();
+    } catch (err) {
+      this.d.log.debug({ err }, "component stop");
+    }
+  }
+
+  private connect(first: boolean): void {
+    if (this.stopping) return;
+    const attempt = first ? this.xmpp.start() : this.xmpp.reconnect.reconnect();
+    attempt.catch((err: Error) => {
+      this.d.log.warn({ err: err.message, service: this.o.service }, "cannot connect to the XMPP server's component port");
+      this.scheduleRetry();
+    });
+  }
+
+  private scheduleRetry(): void {
+    if (this.stopping || this.retryTimer) return;
+    const delay = backoffMs(++this.attempt, this.o.reconnectMax);
+    this.d.log.info({ attempt: this.attempt, delayMs: delay }, "reconnecting to the XMPP server");
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (this.xmpp.status === "online" || this.xmpp.status === "connecting" || this.xmpp.status === "opening") return;
+      this.connect(this.xmpp.status === "offline");
+    }, delay);
+  }
+
+  private linkUp(): void {
+    this.attempt = 0;
+    this.d.log.info({ domain: this.o.domain }, "component online");
+    clearInterval(this.pingTimer);
+    this.pingTimer = setInterval(() => void this.checkLink(), this.o.pingInterval * 1000);
+    this.pingTimer.unref();
+    this.d.onLink?.(true);
+  }
+
+  private linkDown(): void {
+    clearInterval(this.pingTimer);
+    this.caller.failAll();
+    this.d.presence.clear();
+    if (this.stopping) return;
+    this.d.log.warn("component link lost");
+    this.d.onLink?.(false);
+    this.scheduleRetry();
+  }
+
+  /** XEP-0199 ping to ourselves: the server routes it back, proving the link works both ways. */
+  private async checkLink(): Promise<void> {
+    if (!this.online) return;
+    const answer = await this.request(ping(this.o.domain, this.o.domain, this.nextId()), this.o.pingInterval * 1000);
+    if (answer.kind === "timeout") {
+      this.d.log.warn("component link does not answer pings: reconnecting");
+      this.xmpp.socket?.destroy();
+    }
+  }
+
+  private route(ctx: IncomingContext): unknown {
+    const { stanza } = ctx;
+    if (ctx.name === "iq") {
+      if (ctx.type === "result" || ctx.type === "error") return void this.caller.settle(stanza);
+      const handler = this.d.handlers.get(`${ctx.type} ${ctx.element.attrs.xmlns} ${ctx.element.name}`);
+      if (!handler) return undefined; // xmpp.js answers service-unavailable
+      return toLibraryReply(ctx.element, handler(stanza.attrs.from!, ctx.element));
+    }
+    if (ctx.name === "presence") {
+      const from = stanza.attrs.from!;
+      if (ctx.type === "available") this.d.presence.available(from);
+      else if (ctx.type === "unavailable") this.d.presence.unavailable(from);
+    } else if (ctx.name === "message" && ctx.type === "error") {
+      this.d.onBounce?.(stanza);
+    }
+    return undefined;
+  }
+}
+
+/**
+ * xmpp.js's IQ callee turns a returned element into a result and an <error/> into
+ * an error reply that echoes the request child. Dialect 1 wants its own child
+ * (`<register><error>text</error></register>`) next to the error, so we rewrite
+ * the echoed child in place.
+ */
+function toLibraryReply(request: Element, reply: ReturnType<IqHandler>): unknown {
+  if ("result" in reply) return reply.result ?? true;
+  if (reply.payload) {
+    request.attrs = { ...reply.payload.attrs };
+    request.children = reply.payload.children;
+  }
+  return reply.error;
+}
