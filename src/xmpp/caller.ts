@@ -5,6 +5,7 @@ import type { IqAnswer } from "../outcomes.ts";
 import { errorCondition } from "../stanzas/errors.ts";
 
 interface Pending {
+  to: string;
   resolve: (a: IqAnswer) => void;
   timer: NodeJS.Timeout;
 }
@@ -24,15 +25,19 @@ export class IqCaller {
     const id = iq.attrs.id!;
     return new Promise<IqAnswer>((resolve) => {
       const timer = setTimeout(() => this.finish(id, { kind: "timeout" }), timeoutMs);
-      this.pending.set(id, { resolve, timer });
+      this.pending.set(id, { to: iq.attrs.to!, resolve, timer });
       write(iq).catch(() => this.finish(id, { kind: "link-lost" }));
     });
   }
 
-  /** Takes an incoming `<iq type="result|error">`; false if it was not ours. */
+  /**
+   * Takes an incoming `<iq type="result|error">`; false if it was not ours. Only
+   * the JID we asked may answer: ids are guessable, and a forged item-not-found
+   * from someone else would revoke a stranger's endpoint.
+   */
   settle(iq: Element): boolean {
     const id = iq.attrs.id;
-    if (id === undefined || !this.pending.has(id)) return false;
+    if (id === undefined || this.pending.get(id)?.to !== iq.attrs.from) return false;
     this.finish(id, iq.attrs.type === "result" ? { kind: "result" } : { kind: "error", condition: errorCondition(iq) });
     return true;
   }

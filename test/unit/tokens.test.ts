@@ -1,0 +1,40 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { isTokenShaped, mintToken, TOKEN_LENGTH } from "../../src/tokens.ts";
+
+const URL_SAFE = /^[A-Za-z0-9_-]+$/;
+
+test("a minted token is 32 characters of the URL-safe alphabet", () => {
+  assert.equal(TOKEN_LENGTH, 32);
+  for (let i = 0; i < 100; i++) {
+    const t = mintToken();
+    assert.equal(t.length, 32);
+    assert.match(t, URL_SAFE);
+    assert.equal(encodeURIComponent(t), t);
+  }
+});
+
+test("minted tokens use all 64 symbols, so each character carries 6 bits and a token 192", () => {
+  const seen = new Set<string>();
+  for (let i = 0; i < 2000; i++) for (const ch of mintToken()) seen.add(ch);
+  assert.equal(seen.size, 64);
+  assert.equal(TOKEN_LENGTH * Math.log2(seen.size), 192);
+});
+
+test("10,000 minted tokens are all distinct", () => {
+  const tokens = new Set<string>();
+  for (let i = 0; i < 10_000; i++) tokens.add(mintToken());
+  assert.equal(tokens.size, 10_000);
+});
+
+test("isTokenShaped accepts minted tokens", () => {
+  for (let i = 0; i < 100; i++) assert.equal(isTokenShaped(mintToken()), true);
+  assert.equal(isTokenShaped("A".repeat(16) + "z9_-".repeat(4)), true);
+});
+
+test("isTokenShaped refuses wrong lengths, other alphabets and trailing newlines", () => {
+  const t = mintToken();
+  for (const bad of ["", t.slice(1), `${t}A`, `${t.slice(1)}+`, `${t.slice(1)}/`, `${t.slice(1)}=`, `${t.slice(1)} `, `${t.slice(1)}é`, `${t}\n`, `../${t.slice(3)}`]) {
+    assert.equal(isTokenShaped(bad), false, JSON.stringify(bad));
+  }
+});
