@@ -2,11 +2,18 @@
 // chunked upload is cut off at limit + 1 bytes.
 import type { IncomingMessage } from "node:http";
 
+/** After a 413, how much more we read and drop so the sender sees the answer (nginx's lingering close). */
+const LINGER_BYTES = 1024 * 1024;
+const LINGER_MS = 2000;
+
 export type BodyResult = { ok: true; body: Buffer } | { ok: false; reason: "too-large" | "aborted" };
 
 export function readBounded(req: IncomingMessage, limit: number): Promise<BodyResult> {
   const declared = Number(req.headers["content-length"]);
-  if (Number.isFinite(declared) && declared > limit) return Promise.resolve({ ok: false, reason: "too-large" });
+  if (Number.isFinite(declared) && declared > limit) {
+    linger(req);
+    return Promise.resolve({ ok: false, reason: "too-large" });
+  }
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -17,12 +24,29 @@ export function readBounded(req: IncomingMessage, limit: number): Promise<BodyRe
     const onData = (chunk: Buffer): void => {
       size += chunk.length;
       if (size > limit) {
-        req.pause();
         done({ ok: false, reason: "too-large" });
+        linger(req);
       } else chunks.push(chunk);
     };
     const onEnd = (): void => done({ ok: true, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size) });
     const onError = (): void => done({ ok: false, reason: "aborted" });
     req.on("data", onData).on("end", onEnd).on("error", onError).on("aborted", onError);
   });
+}
+
+/**
+ * Closing at once would reset the connection while the sender is still
+ * writing, and it would never read our 413. Drop a bounded amount more, then cut.
+ */
+function linger(req: IncomingMessage): void {
+  let dropped = 0;
+  const cut = (): void => void req.socket.destroy();
+  const timer = setTimeout(cut, LINGER_MS);
+  timer.unref();
+  req.on("data", (chunk: Buffer) => {
+    dropped += chunk.length;
+    if (dropped > LINGER_BYTES) cut();
+  });
+  req.on("end", () => clearTimeout(timer));
+  req.resume();
 }
