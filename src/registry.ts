@@ -72,7 +72,12 @@ export class Registry {
     const bare = bareJid(from);
     const now = this.d.now();
     return this.d.store.transaction((): RegisterResult => {
-      const existing = find();
+      let existing = find();
+      if (existing && existing.expires_at !== null && existing.expires_at <= now) {
+        // Senders were told 404 and dropped it: a new URL makes the distributor tell the app to re-subscribe.
+        this.d.store.deleteEndpoint(existing.endpoint);
+        existing = undefined;
+      }
       if (existing) {
         this.d.store.renew(existing.id, from, now, expiresAt);
         return { ok: true, fresh: false, reg: { ...existing, jid: from, renewed_at: now, expires_at: expiresAt } };

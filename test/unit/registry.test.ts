@@ -238,14 +238,15 @@ test("lookup of an endpoint that never existed is undefined", () => {
   }
 });
 
-test("re-registering after expiry but before the sweep keeps the same endpoint", () => {
+test("re-registering after expiry, even before the sweep, gets a fresh endpoint and the old one stays unknown", () => {
   const f = fixture();
   try {
     const reg = ok(f.registry.register2("juliet@example.com/r", APP, INST)).reg;
     f.clock.t = reg.expires_at! + HOUR;
     const again = ok(f.registry.register2("juliet@example.com/r", APP, INST)).reg;
-    assert.equal(again.endpoint, reg.endpoint);
-    assert.equal(f.registry.lookup(reg.endpoint)?.endpoint, reg.endpoint);
+    assert.notEqual(again.endpoint, reg.endpoint);
+    assert.equal(f.registry.lookup(reg.endpoint), undefined);
+    assert.equal(f.registry.lookup(again.endpoint)?.endpoint, again.endpoint);
   } finally {
     f.close();
   }
