@@ -14,6 +14,7 @@ export const DEFAULTS = Object.freeze({
   maxQueuePerRegistration: 1000, // messages
   pushTimeout: 10, // s: wait for a distributor's push IQ result
   maxInflight: 4096, // push IQs awaiting an answer before we answer 503
+  queueSweepInterval: 30, // s: expired queued messages go, and queues of silent distributors are retried, this often
   endpointRate: 10, // tokens/s per endpoint
   endpointBurst: 100, // bucket size per endpoint
   maxRegistrationsPerJid: 100, // per bare JID
@@ -42,6 +43,7 @@ export interface Config {
     readonly maxQueuePerRegistration: number;
     readonly timeout: number; // s
     readonly maxInflight: number;
+    readonly queueSweepInterval: number; // s
   };
   readonly limits: {
     readonly endpointRate: number; // per s
@@ -83,7 +85,7 @@ export function parseConfig(doc: Table, env: NodeJS.ProcessEnv = {}): Config {
     xmpp: ["service", "domain", "secret", "allowed_domains", "ping_interval", "reconnect_max"],
     http: ["listen", "public_url"],
     database: ["path"],
-    push: ["registration_ttl", "default_ttl", "max_ttl", "max_queue_per_registration", "timeout", "max_inflight"],
+    push: ["registration_ttl", "default_ttl", "max_ttl", "max_queue_per_registration", "timeout", "max_inflight", "queue_sweep_interval"],
     limits: ["endpoint_rate", "endpoint_burst", "max_registrations_per_jid"],
     log: ["level"],
   };
@@ -102,12 +104,13 @@ export function parseConfig(doc: Table, env: NodeJS.ProcessEnv = {}): Config {
   const secret = env[SECRET_ENV] !== undefined && env[SECRET_ENV] !== "" ? env[SECRET_ENV]! : x.secret;
   const listen = parseListen(requireString("http.listen", h.listen));
   const push = {
-    registrationTtl: int("push.registration_ttl", p.registration_ttl, DEFAULTS.registrationTtl, 3600),
+    registrationTtl: int("push.registration_ttl", p.registration_ttl, DEFAULTS.registrationTtl, 1),
     defaultTtl: int("push.default_ttl", p.default_ttl, DEFAULTS.defaultTtl, 0),
     maxTtl: int("push.max_ttl", p.max_ttl, DEFAULTS.maxTtl, 0),
     maxQueuePerRegistration: int("push.max_queue_per_registration", p.max_queue_per_registration, DEFAULTS.maxQueuePerRegistration, 0),
     timeout: int("push.timeout", p.timeout, DEFAULTS.pushTimeout, 1, 300),
     maxInflight: int("push.max_inflight", p.max_inflight, DEFAULTS.maxInflight, 1),
+    queueSweepInterval: int("push.queue_sweep_interval", p.queue_sweep_interval, DEFAULTS.queueSweepInterval, 1, 3600),
   };
   if (push.defaultTtl > push.maxTtl) throw new ConfigError("push.default_ttl", `must not exceed push.max_ttl (${push.maxTtl})`);
 
@@ -213,7 +216,7 @@ function parsePublicUrl(v: string): string {
   if (u.protocol !== "http:" && u.protocol !== "https:") {
     throw new ConfigError("http.public_url", `must start with https:// (or http:// for local tests), got ${JSON.stringify(v)}`);
   }
-  if (u.search || u.hash) throw new ConfigError("http.public_url", "must not have a query or fragment");
+  if (/[?#]/.test(v)) throw new ConfigError("http.public_url", "must not have a query or fragment");
   return u.toString().replace(/\/+$/, "");
 }
 

@@ -1,11 +1,13 @@
 // From an accepted POST to a push outcome: look the endpoint up, relay it to
-// the distributor in its dialect, and turn the answer into data.
+// the distributor in its dialect, keep what may wait, and turn the answer into data.
 import type { Element } from "@xmpp/xml";
 import type { Logger } from "./log.ts";
 import type { Registry } from "./registry.ts";
 import type { PresenceBook } from "./presence.ts";
 import type { Registration } from "./store/registrations.ts";
-import { classifyAnswer, RETRY_AFTER, type IqAnswer, type PushOutcome } from "./outcomes.ts";
+import type { QueueStore } from "./store/queue.ts";
+import { classifyAnswer, RETRY_AFTER, type IqAnswer, type PushOutcome, type Verdict } from "./outcomes.ts";
+import { afterTemporary, keptTtl, planPush, QUEUE_FULL_RETRY_AFTER, type QueuePolicy } from "./queue.ts";
 import { notification } from "./stanzas/dialect1.ts";
 import { pushIq } from "./stanzas/dialect2.ts";
 
@@ -27,12 +29,23 @@ export interface PushMessage {
   contentEncoding?: string;
 }
 
+/** One delivery attempt of a dialect-2 push. */
+export interface Attempt {
+  verdict: Verdict;
+  retryAfter: number; // s, for a temporary failure
+}
+
 export interface PushServiceDeps {
   registry: Registry;
   presence: PresenceBook;
   transport: Transport;
+  queue: QueueStore;
+  policy: QueuePolicy;
+  now: () => number; // ms
   log: Logger;
   timeoutMs: number;
+  /** A message was stored; `failed` when it is there because a delivery attempt just failed. */
+  onQueued?: (registration: number, failed: boolean) => void;
   onOutcome?: (o: PushOutcome, dialect: 1 | 2, startedAt: number) => void;
 }
 
@@ -47,29 +60,66 @@ export class PushService {
     return outcome;
   }
 
-  /** Delivers to a known registration; also the entry point of queue flushing. */
+  /** Delivers to a known registration, or keeps the message for later (dialect 2). */
   async relay(reg: Registration, msg: PushMessage): Promise<PushOutcome> {
-    const t = this.d.transport;
-    if (!t.online) return { kind: "unavailable", retryAfter: RETRY_AFTER.linkDown };
     if (reg.dialect === 1) return this.relay1(reg, msg);
-    if (this.d.presence.isKnownOffline(reg.jid)) return { kind: "unavailable", retryAfter: RETRY_AFTER.offline };
-    const answer = await t.request(pushIq(t.domain, reg.jid, t.nextId(), { application: reg.application!, instance: reg.instance! }, msg.payload), this.d.timeoutMs);
-    switch (classifyAnswer(answer)) {
-      case "delivered":
-        return { kind: "delivered" };
-      case "gone":
-        this.d.log.info({ reg: reg.id, condition: (answer as { condition?: string }).condition }, "distributor says the app is gone: endpoint revoked");
-        this.d.registry.revoke(reg.endpoint);
-        return { kind: "gone" };
-      default:
-        this.d.log.debug({ reg: reg.id, answer: answer.kind }, "push failed temporarily");
-        return { kind: "unavailable", retryAfter: retryAfterFor(answer) };
+    const ttl = keptTtl(msg.ttl, this.d.policy);
+    const plan = planPush(ttl, this.d.queue.hasWaiting(reg.id, this.d.now()));
+    if (plan === "queue") return this.enqueue(reg, msg, ttl, false);
+    if (plan === "refuse") return { kind: "unavailable", retryAfter: RETRY_AFTER.offline };
+    const tried = await this.attempt(reg, msg.payload);
+    if (tried.verdict === "delivered") return { kind: "delivered" };
+    if (tried.verdict === "gone") return { kind: "gone" };
+    return afterTemporary(ttl) === "queue" ? this.enqueue(reg, msg, ttl, true) : { kind: "unavailable", retryAfter: tried.retryAfter };
+  }
+
+  /** One push IQ to the distributor; also what the queue flusher sends with. Revokes a gone app. */
+  async attempt(reg: Registration, payload: Buffer): Promise<Attempt> {
+    const t = this.d.transport;
+    if (!t.online) return { verdict: "temporary", retryAfter: RETRY_AFTER.linkDown };
+    if (this.d.presence.isKnownOffline(reg.jid)) return { verdict: "temporary", retryAfter: RETRY_AFTER.offline };
+    const answer = await t.request(pushIq(t.domain, reg.jid, t.nextId(), { application: reg.application!, instance: reg.instance! }, payload), this.d.timeoutMs);
+    const verdict = classifyAnswer(answer);
+    if (verdict === "gone") {
+      this.d.log.info({ reg: reg.id, condition: (answer as { condition?: string }).condition }, "distributor says the app is gone: endpoint revoked");
+      this.d.registry.revoke(reg.endpoint); // its queue goes with it (ON DELETE CASCADE)
+    } else if (verdict === "temporary") {
+      this.d.log.debug({ reg: reg.id, answer: answer.kind }, "push failed temporarily");
     }
+    return { verdict, retryAfter: retryAfterFor(answer) };
+  }
+
+  /**
+   * Stores the message; the bound check, the Topic replacement and the insert
+   * are one transaction, and its result is the answer. A replacement takes
+   * the new place at the back rather than the old one's: the old row may be
+   * in flight right now, and the flusher deletes by row id after the IQ
+   * result, so rewriting that row in place could lose the new payload.
+   */
+  private enqueue(reg: Registration, msg: PushMessage, ttl: number, failed: boolean): PushOutcome {
+    const now = this.d.now();
+    const r = this.d.queue.enqueue(
+      {
+        registration: reg.id,
+        payload: msg.payload,
+        ttl,
+        topic: msg.topic ?? null,
+        urgency: msg.urgency ?? null,
+        content_encoding: msg.contentEncoding ?? null,
+        created_at: now,
+        expires_at: now + ttl * 1000,
+      },
+      this.d.policy.maxPerRegistration,
+    );
+    if (!r.ok) return r.reason === "full" ? { kind: "queue-full", retryAfter: QUEUE_FULL_RETRY_AFTER } : { kind: "gone" };
+    this.d.onQueued?.(reg.id, failed);
+    return { kind: "queued", ttl };
   }
 
   /** Dialect 1 has no acknowledgement: the XMPP server's offline storage takes over from here. */
   private async relay1(reg: Registration, msg: PushMessage): Promise<PushOutcome> {
     const t = this.d.transport;
+    if (!t.online) return { kind: "unavailable", retryAfter: RETRY_AFTER.linkDown };
     try {
       await t.send(notification(t.domain, reg.jid, t.nextId(), reg.token!, msg.payload));
       return { kind: "delivered" };

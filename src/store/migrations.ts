@@ -19,4 +19,21 @@ export const MIGRATIONS: readonly string[] = [
    CREATE UNIQUE INDEX registrations_d2 ON registrations (bare, application, instance) WHERE dialect = 2;
    CREATE INDEX registrations_bare ON registrations (bare);
    CREATE INDEX registrations_expiry ON registrations (expires_at) WHERE expires_at IS NOT NULL;`,
+  // 2: store and forward. A message row belongs to its registration, so
+  // revoking or purging the registration drops its queue. Delivery order is
+  // `id`: SQLite gives a new rowid above every existing one.
+  `CREATE TABLE queue (
+     id               INTEGER PRIMARY KEY,
+     registration     INTEGER NOT NULL REFERENCES registrations (id) ON DELETE CASCADE,
+     payload          BLOB NOT NULL,                  -- the exact POST body, never logged
+     ttl              INTEGER NOT NULL,               -- s kept, as answered in the TTL header
+     topic            TEXT,                           -- RFC 8030 §5.4
+     urgency          TEXT,                           -- RFC 8030 §5.3
+     content_encoding TEXT,
+     created_at       INTEGER NOT NULL,
+     expires_at       INTEGER NOT NULL
+   );
+   CREATE INDEX queue_order ON queue (registration, id);
+   CREATE UNIQUE INDEX queue_topic ON queue (registration, topic) WHERE topic IS NOT NULL;
+   CREATE INDEX queue_expiry ON queue (expires_at);`,
 ];

@@ -73,14 +73,14 @@ test("every optional key set explicitly is taken as given", () => {
   const c = parseConfig({
     ...minimal(),
     xmpp: { ...minimal().xmpp, allowed_domains: ["Example.ORG", "chat.example.net"], ping_interval: 5, reconnect_max: 120 },
-    push: { registration_ttl: 3600, default_ttl: 0, max_ttl: 0, max_queue_per_registration: 0, timeout: 300, max_inflight: 1, queue_sweep_interval: 1 },
+    push: { registration_ttl: 1, default_ttl: 0, max_ttl: 0, max_queue_per_registration: 0, timeout: 300, max_inflight: 1, queue_sweep_interval: 1 },
     limits: { endpoint_rate: 0.5, endpoint_burst: 1, max_registrations_per_jid: 1 },
     log: { level: "debug" },
   });
   assert.deepEqual(c.xmpp.allowedDomains, ["example.org", "chat.example.net"]);
   assert.equal(c.xmpp.pingInterval, 5);
   assert.equal(c.xmpp.reconnectMax, 120);
-  assert.deepEqual(c.push, { registrationTtl: 3600, defaultTtl: 0, maxTtl: 0, maxQueuePerRegistration: 0, timeout: 300, maxInflight: 1, queueSweepInterval: 1 });
+  assert.deepEqual(c.push, { registrationTtl: 1, defaultTtl: 0, maxTtl: 0, maxQueuePerRegistration: 0, timeout: 300, maxInflight: 1, queueSweepInterval: 1 });
   assert.deepEqual(c.limits, { endpointRate: 0.5, endpointBurst: 1, maxRegistrationsPerJid: 1 });
   assert.equal(c.log.level, "debug");
 });
@@ -193,13 +193,12 @@ for (const [what, key, value] of rejected) {
 const integers: [string, number, number?][] = [
   ["xmpp.ping_interval", 1, 3600],
   ["xmpp.reconnect_max", 1, 3600],
-  ["push.registration_ttl", 3600],
+  ["push.registration_ttl", 1],
   ["push.default_ttl", 0],
   ["push.max_ttl", 0],
   ["push.max_queue_per_registration", 0],
   ["push.timeout", 1, 300],
   ["push.max_inflight", 1],
-  ["push.queue_sweep_interval", 1, 3600],
   ["push.queue_sweep_interval", 1, 3600],
   ["limits.endpoint_burst", 1],
   ["limits.max_registrations_per_jid", 1],

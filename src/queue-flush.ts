@@ -1,0 +1,160 @@
+// Delivers queued messages: per registration, oldest first, one IQ at a time,
+// never two flushes of one registration at once. A message is deleted only
+// after the distributor's IQ result, so a crash at any point re-sends rather
+// than loses (at least once; the fault test counts the duplicates).
+import type { Logger } from "./log.ts";
+import type { Attempt } from "./push.ts";
+import type { Registration } from "./store/registrations.ts";
+import type { QueueStore } from "./store/queue.ts";
+import { bareJid } from "./jid.ts";
+import { MAX_PARALLEL_FLUSHES, RETRY_MAX_MS, retryDelayMs } from "./queue.ts";
+
+export interface FlusherDeps {
+  queue: QueueStore;
+  /** One push IQ; revokes the registration itself when the app is gone. */
+  attempt: (reg: Registration, payload: Buffer) => Promise<Attempt>;
+  /** A live registration by endpoint; expired ones are undefined. */
+  lookup: (endpoint: string) => Registration | undefined;
+  now: () => number; // ms
+  log: Logger;
+  sweepMs: number; // expiry sweep and retry tick; also the first retry delay
+  retryMaxMs?: number; // ceiling of the per-registration retry backoff
+  maxParallel?: number;
+  random?: () => number;
+}
+
+export class Flusher {
+  private readonly running = new Map<number, Promise<void>>();
+  private readonly again = new Set<number>(); // woken while running: look once more when it ends
+  private readonly waiting = new Set<number>(); // over maxParallel: start when a slot frees
+  private readonly retry = new Map<number, { attempt: number; dueAt: number }>();
+  private timer: NodeJS.Timeout | undefined;
+  private stopping = false;
+
+  constructor(private readonly d: FlusherDeps) {}
+
+  start(): void {
+    this.timer = setInterval(() => this.sweep(), this.d.sweepMs);
+    this.timer.unref();
+  }
+
+  /** Lets running flushes end (the edge's stop fails their IQs) before the database closes. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.timer);
+    this.waiting.clear();
+    await Promise.allSettled([...this.running.values()]);
+  }
+
+  /** A message was stored: flush, unless the registration is waiting out a retry delay. */
+  queued(registration: number, failed: boolean): void {
+    if (failed) this.backoff(registration);
+    else this.kick(registration);
+  }
+
+  /**
+   * The distributor may be back (re-registration, presence): forget its retry
+   * delay. Deferred so the register result, sent once the handler returns,
+   * reaches the distributor before the first queued push.
+   */
+  wake(registration: number): void {
+    setImmediate(() => {
+      this.retry.delete(registration);
+      this.begin(registration, true);
+    });
+  }
+
+  /** Directed available presence from a full JID. */
+  wakeJid(jid: string): void {
+    for (const id of this.d.queue.waitingFor(bareJid(jid), jid, this.d.now())) this.wake(id);
+  }
+
+  /** Component link up, which includes gateway start: whoever is online gets their queue. */
+  wakeAll(): void {
+    this.retry.clear();
+    for (const id of this.d.queue.waiting(this.d.now())) this.begin(id, true);
+  }
+
+  get flushing(): number {
+    return this.running.size;
+  }
+
+  /** Drops messages past their TTL and retries registrations whose delay is over. */
+  sweep(): void {
+    if (this.stopping) return;
+    const now = this.d.now();
+    const expired = this.d.queue.expire(now);
+    if (expired > 0) this.d.log.info({ expired }, "queued messages expired undelivered");
+    const live = new Set(this.d.queue.waiting(now));
+    for (const id of this.retry.keys()) if (!live.has(id)) this.retry.delete(id);
+    for (const id of live) this.kick(id);
+  }
+
+  private kick(registration: number): void {
+    const r = this.retry.get(registration);
+    if (r && r.dueAt > this.d.now()) return;
+    this.begin(registration, false);
+  }
+
+  private begin(registration: number, woken: boolean): void {
+    if (this.stopping) return;
+    if (this.running.has(registration)) {
+      // a running flush picks up new messages by itself; a wake may mean its failing IQ went out too early
+      if (woken) this.again.add(registration);
+      return;
+    }
+    if (this.running.size >= (this.d.maxParallel ?? MAX_PARALLEL_FLUSHES)) {
+      this.waiting.add(registration);
+      return;
+    }
+    const run = this.run(registration)
+      .catch((err: unknown) => this.d.log.error({ err, reg: registration }, "queue flush failed"))
+      .finally(() => {
+        this.running.delete(registration);
+        if (this.again.delete(registration)) this.begin(registration, false);
+        this.next();
+      });
+    this.running.set(registration, run);
+  }
+
+  private next(): void {
+    for (const id of this.waiting) {
+      if (this.running.size >= (this.d.maxParallel ?? MAX_PARALLEL_FLUSHES)) return;
+      this.waiting.delete(id);
+      this.begin(id, false);
+    }
+  }
+
+  private async run(registration: number): Promise<void> {
+    let delivered = 0;
+    try {
+      for (;;) {
+        if (this.stopping) return;
+        const head = this.d.queue.head(registration, this.d.now());
+        if (!head) {
+          this.retry.delete(registration);
+          return;
+        }
+        const reg = this.d.lookup(head.endpoint);
+        if (!reg) return; // expired: the registration sweep drops it with its queue
+        const { verdict } = await this.d.attempt(reg, head.payload);
+        if (verdict === "delivered") {
+          this.d.queue.remove(head.id);
+          this.retry.delete(registration);
+          delivered++;
+          continue;
+        }
+        if (verdict === "temporary") this.backoff(registration);
+        return; // gone: revoked, and the cascade dropped the queue
+      }
+    } finally {
+      if (delivered > 0) this.d.log.info({ reg: registration, delivered }, "queued messages delivered");
+    }
+  }
+
+  private backoff(registration: number): void {
+    const attempt = (this.retry.get(registration)?.attempt ?? 0) + 1;
+    const delay = retryDelayMs(attempt, this.d.sweepMs, this.d.retryMaxMs ?? RETRY_MAX_MS, this.d.random);
+    this.retry.set(registration, { attempt, dueAt: this.d.now() + delay });
+  }
+}

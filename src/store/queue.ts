@@ -1,0 +1,95 @@
+// SQL for the store-and-forward queue; the rules live in queue.ts and push.ts.
+import type { Db } from "./db.ts";
+
+export interface QueuedMessage {
+  id: number;
+  registration: number;
+  payload: Buffer;
+  ttl: number; // s
+  topic: string | null;
+  urgency: string | null;
+  content_encoding: string | null;
+  created_at: number; // ms
+  expires_at: number; // ms
+}
+
+export type NewMessage = Omit<QueuedMessage, "id">;
+
+/** The oldest live message of a registration, with the endpoint to look the registration up by. */
+export type Head = QueuedMessage & { endpoint: string };
+
+export type EnqueueResult = { ok: true; id: number; replaced: boolean } | { ok: false; reason: "full" | "gone" };
+
+export class QueueStore {
+  private readonly q;
+  private readonly enqueueTx: (m: NewMessage, max: number) => EnqueueResult;
+
+  constructor(db: Db) {
+    this.q = {
+      insert: db.prepare(
+        `INSERT INTO queue (registration, payload, ttl, topic, urgency, content_encoding, created_at, expires_at)
+         VALUES (@registration, @payload, @ttl, @topic, @urgency, @content_encoding, @created_at, @expires_at)`,
+      ),
+      live: db.prepare<[number, number], { n: number }>("SELECT count(*) AS n FROM queue WHERE registration = ? AND expires_at > ?"),
+      hasLive: db.prepare<[number, number], { x: number }>("SELECT 1 AS x FROM queue WHERE registration = ? AND expires_at > ? LIMIT 1"),
+      byTopic: db.prepare<[number, string], { id: number; expires_at: number }>(
+        "SELECT id, expires_at FROM queue WHERE registration = ? AND topic = ?",
+      ),
+      head: db.prepare<[number, number], Head>(
+        `SELECT q.*, r.endpoint FROM queue q JOIN registrations r ON r.id = q.registration
+         WHERE q.registration = ? AND q.expires_at > ? ORDER BY q.id LIMIT 1`,
+      ),
+      remove: db.prepare<[number]>("DELETE FROM queue WHERE id = ?"),
+      expire: db.prepare<[number]>("DELETE FROM queue WHERE expires_at <= ?"),
+      waiting: db.prepare<[number], { registration: number }>("SELECT DISTINCT registration FROM queue WHERE expires_at > ?"),
+      waitingFor: db.prepare<[string, string, number], { id: number }>(
+        `SELECT DISTINCT r.id FROM registrations r JOIN queue q ON q.registration = r.id
+         WHERE r.bare = ? AND r.jid = ? AND q.expires_at > ?`,
+      ),
+      depth: db.prepare<[], { n: number }>("SELECT count(*) AS n FROM queue"),
+    };
+    this.enqueueTx = db.transaction((m: NewMessage, max: number): EnqueueResult => {
+      const old = m.topic === null ? undefined : this.q.byTopic.get(m.registration, m.topic);
+      const oldLive = old !== undefined && old.expires_at > m.created_at ? 1 : 0;
+      if (this.q.live.get(m.registration, m.created_at)!.n - oldLive >= max) return { ok: false, reason: "full" };
+      if (old) this.q.remove.run(old.id);
+      const id = Number(this.q.insert.run(m).lastInsertRowid);
+      return { ok: true, id, replaced: old !== undefined };
+    });
+  }
+
+  /**
+   * Adds a message behind the registration's others, in one transaction with
+   * the bound check. RFC 8030 §5.4: a message with the Topic of one still
+   * queued replaces it, and takes the new place at the back (see push.ts).
+   */
+  enqueue(m: NewMessage, maxPerRegistration: number): EnqueueResult {
+    try {
+      return this.enqueueTx(m, maxPerRegistration);
+    } catch (err) {
+      // revoked while its push was in flight: nothing to keep it for
+      if ((err as { code?: string }).code === "SQLITE_CONSTRAINT_FOREIGNKEY") return { ok: false, reason: "gone" };
+      throw err;
+    }
+  }
+
+  /** Whether the registration has messages that are still to be delivered. */
+  hasWaiting = (registration: number, now: number): boolean => this.q.hasLive.get(registration, now) !== undefined;
+  count = (registration: number, now: number): number => this.q.live.get(registration, now)!.n;
+  head = (registration: number, now: number): Head | undefined => this.q.head.get(registration, now);
+
+  /** After the distributor's IQ result, and only then. */
+  remove = (id: number): boolean => this.q.remove.run(id).changes > 0;
+
+  /** Drops messages whose TTL has run out; returns how many went. */
+  expire = (now: number): number => this.q.expire.run(now).changes;
+
+  /** Registrations with live messages. */
+  waiting = (now: number): number[] => this.q.waiting.all(now).map((r) => r.registration);
+
+  /** Registrations of this full JID with live messages. */
+  waitingFor = (bare: string, jid: string, now: number): number[] => this.q.waitingFor.all(bare, jid, now).map((r) => r.id);
+
+  /** Messages stored, expired or not (for metrics). */
+  depth = (): number => this.q.depth.get()!.n;
+}

@@ -1,0 +1,162 @@
+// The flusher on real SQLite, with a scripted delivery attempt in place of the
+// XMPP edge (the integration tests drive it through a real Prosody).
+import { afterEach, beforeEach, test } from "node:test";
+import assert from "node:assert/strict";
+import { Flusher } from "../../src/queue-flush.ts";
+import { QueueStore } from "../../src/store/queue.ts";
+import { createLogger } from "../../src/log.ts";
+import type { Attempt } from "../../src/push.ts";
+import type { Registration } from "../../src/store/registrations.ts";
+import { fixture, type Fixture } from "./_db.ts";
+
+const APP = "bK3sdmrbtj3bf6XA2S12b8jJUA5TT1dhPEyeoZfVSRM=";
+const INSTANCE = (n: number): string => `${String(n).padStart(43, "A")}=`;
+
+let f: Fixture;
+let q: QueueStore;
+let sent: { reg: number; body: string }[];
+let answer: (body: string) => Attempt["verdict"];
+let inFlight: Map<number, number>;
+let maxInFlight: number;
+let flusher: Flusher;
+
+beforeEach(() => {
+  f = fixture();
+  q = new QueueStore(f.db);
+  sent = [];
+  answer = () => "delivered";
+  inFlight = new Map();
+  maxInFlight = 0;
+  flusher = new Flusher({
+    queue: q,
+    async attempt(reg: Registration, payload: Buffer): Promise<Attempt> {
+      const n = (inFlight.get(reg.id) ?? 0) + 1;
+      inFlight.set(reg.id, n);
+      maxInFlight = Math.max(maxInFlight, n);
+      await new Promise((r) => setTimeout(r, 2));
+      inFlight.set(reg.id, n - 1);
+      sent.push({ reg: reg.id, body: payload.toString() });
+      const verdict = answer(payload.toString());
+      if (verdict === "gone") f.registry.revoke(reg.endpoint);
+      return { verdict, retryAfter: 60 };
+    },
+    lookup: (e) => f.registry.lookup(e),
+    now: () => f.clock.t,
+    log: createLogger("silent"),
+    sweepMs: 1000,
+    random: () => 1,
+  });
+});
+afterEach(async () => {
+  await flusher.stop();
+  f.close();
+});
+
+function reg(n = 1): Registration {
+  const r = f.registry.register2("juliet@example.com/phone", APP, INSTANCE(n));
+  assert.ok(r.ok);
+  return r.reg;
+}
+
+function put(r: Registration, ...bodies: string[]): void {
+  for (const body of bodies) {
+    const res = q.enqueue(
+      { registration: r.id, payload: Buffer.from(body), ttl: 60, topic: null, urgency: null, content_encoding: null, created_at: f.clock.t, expires_at: f.clock.t + 60_000 },
+      1000,
+    );
+    assert.ok(res.ok);
+  }
+}
+
+const settle = async (): Promise<void> => {
+  await new Promise((r) => setImmediate(r)); // wake() starts on the next turn
+  while (flusher.flushing > 0) await new Promise((r) => setTimeout(r, 5));
+};
+
+test("a woken registration gets its queue in order, one IQ at a time, and each message is deleted after its result", async () => {
+  const r = reg();
+  put(r, "1", "2", "3");
+  flusher.wake(r.id);
+  flusher.wake(r.id); // a second wake while flushing starts no second flush
+  await settle();
+  assert.deepEqual(sent.map((s) => s.body), ["1", "2", "3"]);
+  assert.equal(maxInFlight, 1);
+  assert.equal(q.depth(), 0);
+});
+
+test("a temporary failure keeps the message and stops the flush until the retry is due", async () => {
+  const r = reg();
+  put(r, "1", "2");
+  answer = () => "temporary";
+  flusher.wake(r.id);
+  await settle();
+  assert.deepEqual(sent.map((s) => s.body), ["1"]);
+  assert.equal(q.count(r.id, f.clock.t), 2);
+
+  answer = () => "delivered";
+  flusher.sweep(); // not due yet: the first retry waits one sweep interval
+  await settle();
+  assert.equal(sent.length, 1);
+  f.clock.t += 1000;
+  flusher.sweep();
+  await settle();
+  assert.deepEqual(sent.map((s) => s.body), ["1", "1", "2"]);
+});
+
+test("a new message behind a backlog in backoff does not bypass the delay, but a wake does", async () => {
+  const r = reg();
+  put(r, "1");
+  answer = () => "temporary";
+  flusher.wake(r.id);
+  await settle();
+  answer = () => "delivered";
+  put(r, "2");
+  flusher.queued(r.id, false);
+  await settle();
+  assert.equal(sent.length, 1);
+  flusher.wake(r.id);
+  await settle();
+  assert.deepEqual(sent.map((s) => s.body), ["1", "1", "2"]);
+});
+
+test("a gone app stops the flush and its queue goes with the revoked registration", async () => {
+  const r = reg();
+  put(r, "1", "2");
+  answer = () => "gone";
+  flusher.wake(r.id);
+  await settle();
+  assert.equal(sent.length, 1);
+  assert.equal(q.depth(), 0);
+  assert.equal(f.registry.lookup(r.endpoint), undefined);
+});
+
+test("link up flushes every registration that has messages, each in its own order", async () => {
+  const a = reg(1), b = reg(2);
+  put(a, "a1", "a2");
+  put(b, "b1", "b2");
+  flusher.wakeAll();
+  await settle();
+  assert.deepEqual(sent.filter((s) => s.reg === a.id).map((s) => s.body), ["a1", "a2"]);
+  assert.deepEqual(sent.filter((s) => s.reg === b.id).map((s) => s.body), ["b1", "b2"]);
+});
+
+test("directed presence flushes the registrations pushed to that full JID only", async () => {
+  const r = reg();
+  put(r, "1");
+  flusher.wakeJid("juliet@example.com/laptop");
+  await settle();
+  assert.equal(sent.length, 0);
+  flusher.wakeJid("juliet@example.com/phone");
+  await settle();
+  assert.equal(sent.length, 1);
+});
+
+test("the sweep drops expired messages without sending them", async () => {
+  const r = reg();
+  put(r, "1");
+  f.clock.t += 60_000;
+  flusher.sweep();
+  await settle();
+  assert.equal(sent.length, 0);
+  assert.equal(q.depth(), 0);
+});
