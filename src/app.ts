@@ -7,9 +7,14 @@ import { RegistrationStore } from "./store/registrations.ts";
 import { Registry } from "./registry.ts";
 import { PresenceBook } from "./presence.ts";
 import { PushService } from "./push.ts";
+import { QueueStore } from "./store/queue.ts";
+import { Flusher } from "./queue-flush.ts";
+import { BounceHandler } from "./bounce.ts";
 import { XmppEdge } from "./xmpp/edge.ts";
 import { iqHandlers } from "./xmpp/handlers.ts";
 import { createApp, createHttpEdge, type HttpEdge } from "./http/server.ts";
+import { Metrics } from "./metrics.ts";
+import { RateLimiter } from "./ratelimit.ts";
 import { mintToken, type MintToken } from "./tokens.ts";
 
 export interface AppDeps {
@@ -42,21 +47,42 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
   const presence = new PresenceBook();
   const endpointUrl = (token: string): string => `${config.http.publicUrl}/up/${token}`;
 
+  const bounces = new BounceHandler({ byBare: store.byBare, revoke: (e) => registry.revoke(e), log: log.child({ module: "bounce" }) });
+
+  // The flusher is built below: these closures run only once the edge is up.
   const edge = new XmppEdge(
     { ...config.xmpp, maxInflight: config.push.maxInflight },
     {
       log: log.child({ module: "xmpp" }),
       presence,
-      handlers: iqHandlers({ registry, endpointUrl }),
+      handlers: iqHandlers({ registry, endpointUrl, onRegistered: (r) => flusher.wake(r.reg.id) }),
+      onLink: (up) => up && flusher.wakeAll(),
+      onBounce: bounces.handle,
     },
   );
+  const queue = new QueueStore(db);
+  const metrics = new Metrics({ registrations: store.countLiveByDialect, isOnline: () => edge.online, now, queueDepth: queue.depth });
   const pushes = new PushService({
     registry,
     presence,
     transport: edge,
+    queue,
+    policy: { defaultTtl: config.push.defaultTtl, maxTtl: config.push.maxTtl, maxPerRegistration: config.push.maxQueuePerRegistration },
+    now,
     log: log.child({ module: "push" }),
     timeoutMs: config.push.timeout * 1000,
+    onOutcome: metrics.onOutcome,
+    onQueued: (id, failed) => flusher.queued(id, failed),
   });
+  const flusher = new Flusher({
+    queue,
+    attempt: (reg, payload) => pushes.attempt(reg, payload),
+    lookup: (endpoint) => registry.lookup(endpoint),
+    now,
+    log: log.child({ module: "queue" }),
+    sweepMs: config.push.queueSweepInterval * 1000,
+  });
+  presence.onAvailable((jid) => flusher.wakeJid(jid));
 
   let msgCounter = 0;
   const msgPrefix = Date.now().toString(36);
@@ -68,6 +94,8 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
       isOnline: () => edge.online,
       publicUrl: config.http.publicUrl,
       messageId: () => `${msgPrefix}-${(msgCounter++).toString(36)}`,
+      limiter: new RateLimiter({ rate: config.limits.endpointRate, burst: config.limits.endpointBurst }, now),
+      metrics,
     }),
   );
 
@@ -76,6 +104,7 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
     if (n > 0) log.info({ purged: n }, "expired registrations purged");
   }, SWEEP_INTERVAL_MS);
   sweep.unref();
+  flusher.start();
 
   edge.start();
   const port = await http.listen(config.http.host, config.http.port);
@@ -86,9 +115,12 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
     db,
     async stop() {
       clearInterval(sweep);
+      // No new flushes from here; those in flight end by the time the edge has stopped, their messages still queued.
+      const flushed = flusher.stop();
       // In-flight POSTs still need the component link for their IQ answers: close HTTP first.
       await http.close(config.push.timeout * 1000 + 2000);
       await edge.stop();
+      await flushed;
       db.close();
       log.info("stopped");
     },

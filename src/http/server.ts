@@ -1,42 +1,40 @@
-// The HTTP edge: the only module that imports Koa. It turns requests into
-// calls on the push service and outcomes into answers via one table.
+// The HTTP edge: Koa is imported only under src/http. This file wires the
+// routes (push-route.ts, matrix-route.ts) and the operator's endpoints, and
+// owns the server's lifecycle.
 import { createServer, type Server } from "node:http";
 import Koa from "koa";
 import Router from "@koa/router";
 import type { Logger } from "../log.ts";
-import type { PushMessage, PushService } from "../push.ts";
-import type { Registry } from "../registry.ts";
-import { isTokenShaped } from "../tokens.ts";
-import { readBounded } from "./body.ts";
-import { httpAnswer } from "./status.ts";
+import type { PushOutcome } from "../outcomes.ts";
+import type { Take } from "../ratelimit.ts";
+import type { Registration } from "../store/registrations.ts";
+import { deliverer, type DeliverDeps } from "./deliver.ts";
+import { matrixRoutes } from "./matrix-route.ts";
+import { pushRoutes } from "./push-route.ts";
 
-export const MAX_PAYLOAD = 4096; // bytes: the WebPush/UnifiedPush limit
-
-const CORS = {
-  "Access-Control-Allow-Origin": "*",
-  "Access-Control-Allow-Methods": "POST, GET, OPTIONS",
-  "Access-Control-Allow-Headers": "content-type, content-encoding, ttl, urgency, topic, authorization",
-  "Access-Control-Expose-Headers": "location, ttl, retry-after",
-  "Access-Control-Max-Age": "86400",
-};
+/** What the edge needs of the metrics (src/metrics.ts), so it does not import prom-client. */
+export interface HttpMetrics {
+  countOutcome(o: PushOutcome): void;
+  countResponse(status: number): void;
+  render(): Promise<{ contentType: string; body: string }>;
+}
 
 export interface HttpDeps {
   log: Logger;
-  pushes: PushService;
-  registry: Registry;
+  pushes: DeliverDeps["pushes"];
+  registry: { lookup(endpoint: string): Registration | undefined };
   isOnline: () => boolean;
   publicUrl: string;
   messageId: () => string;
-  parseMessage?: (headers: Record<string, string | string[] | undefined>, body: Buffer) => PushMessage | { error: string };
+  limiter?: { take(key: string): Take };
+  metrics?: HttpMetrics;
 }
 
 export function createApp(d: HttpDeps): Koa {
   const app = new Koa();
   const router = new Router();
-  const fail = (ctx: Koa.Context, status: number, message: string): void => {
-    ctx.status = status;
-    ctx.body = { error: message };
-  };
+  const deliver = deliverer({ pushes: d.pushes, limiter: d.limiter, countOutcome: d.metrics?.countOutcome });
+  const isLive = (endpoint: string): boolean => d.registry.lookup(endpoint) !== undefined;
 
   router.get("/healthz", (ctx) => {
     const online = d.isOnline();
@@ -44,47 +42,27 @@ export function createApp(d: HttpDeps): Koa {
     ctx.body = { xmpp: online ? "online" : "offline" };
   });
 
-  router.options("/up/:token", (ctx) => {
-    ctx.set(CORS);
-    ctx.status = 204;
-  });
+  const metrics = d.metrics;
+  if (metrics) {
+    router.get("/metrics", async (ctx) => {
+      const { contentType, body } = await metrics.render();
+      ctx.type = contentType;
+      ctx.body = body;
+    });
+  }
 
-  router.get("/up/:token", (ctx) => {
-    ctx.set(CORS);
-    if (!isTokenShaped(ctx.params.token!) || !d.registry.lookup(ctx.params.token!)) return fail(ctx, 404, "no such endpoint");
-    ctx.body = { unifiedpush: { version: 1 } };
-  });
-
-  router.post("/up/:token", async (ctx) => {
-    ctx.set(CORS);
-    const token = ctx.params.token!;
-    const read = await readBounded(ctx.req, MAX_PAYLOAD);
-    if (!read.ok) {
-      if (read.reason === "aborted") return fail(ctx, 400, "request body aborted");
-      ctx.set("Connection", "close"); // stop the sender rather than read what we will not keep
-      return fail(ctx, 413, `payload larger than ${MAX_PAYLOAD} bytes`);
-    }
-    if (read.body.length === 0) return fail(ctx, 400, "empty payload");
-    if (!isTokenShaped(token)) return fail(ctx, 404, "no such endpoint");
-    const msg = d.parseMessage ? d.parseMessage(ctx.headers, read.body) : { payload: read.body };
-    if ("error" in msg) return fail(ctx, 400, msg.error);
-    const answer = httpAnswer(await d.pushes.push(token, msg));
-    ctx.set(answer.headers);
-    if (answer.status === 201) {
-      ctx.set("Location", `${d.publicUrl}/message/${d.messageId()}`);
-      ctx.status = 201;
-      return;
-    }
-    fail(ctx, answer.status, answer.message ?? "");
-  });
+  pushRoutes(router, { log: d.log, deliver, isLive, publicUrl: d.publicUrl, messageId: d.messageId });
+  matrixRoutes(router, { log: d.log, deliver, publicUrl: d.publicUrl });
 
   app.use(async (ctx, next) => {
     try {
       await next();
     } catch (err) {
       d.log.error({ err, method: ctx.method }, "request failed");
-      fail(ctx, 500, "internal error");
+      ctx.status = 500;
+      ctx.body = { error: "internal error" };
     }
+    metrics?.countResponse(ctx.status);
   });
   app.use(router.routes());
   app.use(router.allowedMethods());

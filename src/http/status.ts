@@ -1,4 +1,5 @@
-// The one table from push outcomes to HTTP answers (PROTOCOL.md, HTTP edge).
+// The tables from push outcomes and from request problems to HTTP answers
+// (PROTOCOL.md, HTTP edge). No other module picks a status code for a push.
 import type { PushOutcome } from "../outcomes.ts";
 
 export interface HttpAnswer {
@@ -23,4 +24,22 @@ export function httpAnswer(o: PushOutcome): HttpAnswer {
     case "queue-full":
       return { status: 429, headers: { "Retry-After": String(o.retryAfter) }, message: "too many messages waiting for this endpoint" };
   }
+}
+
+/** What can be wrong with a request before any push is tried. */
+export type RequestProblem = "empty" | "too-large" | "aborted" | "bad-header" | "unsupported-encoding" | "bad-json";
+
+const PROBLEMS: Record<RequestProblem, { status: number; message: string }> = {
+  empty: { status: 400, message: "empty payload" },
+  "too-large": { status: 413, message: "request body too large" },
+  aborted: { status: 400, message: "request body aborted" },
+  "bad-header": { status: 400, message: "malformed header" },
+  // RFC 9110 §15.5.16: 415 is the answer to a content coding the server does not accept
+  "unsupported-encoding": { status: 415, message: "unsupported Content-Encoding" },
+  "bad-json": { status: 400, message: "malformed JSON" },
+};
+
+export function problemAnswer(p: RequestProblem, message?: string): HttpAnswer {
+  const { status, message: dflt } = PROBLEMS[p];
+  return { status, headers: {}, message: message ?? dflt };
 }

@@ -44,6 +44,20 @@ export class RegistrationStore {
       countByDialect: db.prepare<[], { dialect: Dialect; n: number }>(
         "SELECT dialect, count(*) AS n FROM registrations GROUP BY dialect",
       ),
+      // For the operator's tools and metrics (src/admin, src/metrics.ts).
+      all: db.prepare<[], Registration>("SELECT * FROM registrations ORDER BY id"),
+      byPrefix: db.prepare<{ prefix: string; limit: number }, Registration>(
+        "SELECT * FROM registrations WHERE substr(endpoint, 1, length(@prefix)) = @prefix ORDER BY id LIMIT @limit",
+      ),
+      countLive: db.prepare<[number], { dialect: Dialect; n: number }>(
+        "SELECT dialect, count(*) AS n FROM registrations WHERE expires_at IS NULL OR expires_at > ? GROUP BY dialect",
+      ),
+      summary: db.prepare<{ now: number; soon: number }, { expired: number; expiring: number; accounts: number }>(
+        `SELECT count(*) FILTER (WHERE expires_at <= @now) AS expired,
+                count(*) FILTER (WHERE expires_at > @now AND expires_at <= @soon) AS expiring,
+                count(DISTINCT bare) AS accounts
+         FROM registrations`,
+      ),
     };
   }
 
@@ -73,6 +87,20 @@ export class RegistrationStore {
     for (const row of this.q.countByDialect.all()) out[row.dialect] = row.n;
     return out;
   }
+
+  all = (): Registration[] => this.q.all.all();
+  /** Registrations whose endpoint token starts with `prefix`, at most `limit` of them. */
+  byPrefix = (prefix: string, limit: number): Registration[] => this.q.byPrefix.all({ prefix, limit });
+
+  /** Like countByDialect, without registrations past their expiry that the sweep has not removed yet. */
+  countLiveByDialect = (now: number): Record<Dialect, number> => {
+    const out: Record<Dialect, number> = { 1: 0, 2: 0 };
+    for (const row of this.q.countLive.all(now)) out[row.dialect] = row.n;
+    return out;
+  };
+
+  /** Expired (not yet purged), expiring by `soon`, and distinct accounts (bare JIDs). */
+  summary = (now: number, soon: number): { expired: number; expiring: number; accounts: number } => this.q.summary.get({ now, soon })!;
 
   transaction<T>(fn: () => T): T {
     return this.db.transaction(fn)();

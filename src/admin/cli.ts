@@ -1,0 +1,147 @@
+// `up-gateway-admin`: the operator's view of the gateway's database, on the
+// same config file as the gateway. Exit codes: 0 done, 1 the command could
+// not be carried out (unknown registration, no database), 2 usage, 78 config.
+import { existsSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { ConfigError, loadConfig, SECRET_ENV } from "../config.ts";
+import { openDb, type Db } from "../store/db.ts";
+import { QueueStore } from "../store/queue.ts";
+import { RegistrationStore } from "../store/registrations.ts";
+import * as cmd from "./commands.ts";
+import { pairs, table, when } from "./format.ts";
+
+export const USAGE = `usage: up-gateway-admin (--config FILE | --database PATH) [--json] COMMAND
+
+commands:
+  stats                         registrations by dialect, accounts, expiry, queued messages
+  list [--jid JID]              registrations, all or one account's (endpoint tokens shortened)
+  show ENDPOINT                 one registration in full
+  revoke ENDPOINT | --jid JID   delete registrations; their endpoints answer 404 from then on
+  purge-expired                 delete registrations past their expiry
+
+ENDPOINT is an endpoint URL, its token, or at least ${cmd.MIN_PREFIX} characters of the token as 'list' shows it.`;
+
+export interface AdminIo {
+  out: (text: string) => void;
+  err: (text: string) => void;
+  now: () => number;
+}
+
+const EXIT = { ok: 0, failed: 1, usage: 2, config: 78 } as const;
+const COMMANDS = ["stats", "list", "show", "revoke", "purge-expired"];
+const TAKES_ARG = ["show", "revoke"];
+
+export function runAdmin(argv: readonly string[], io: AdminIo): number {
+  let args;
+  try {
+    args = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        config: { type: "string", short: "c" },
+        database: { type: "string", short: "d" },
+        json: { type: "boolean" },
+        jid: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (err) {
+    return usage(io, (err as Error).message);
+  }
+  const { values: o, positionals: [command, arg, ...extra] } = args;
+  if (o.help) {
+    io.out(USAGE);
+    return EXIT.ok;
+  }
+  if (!command) return usage(io, "missing COMMAND");
+  if (!COMMANDS.includes(command)) return usage(io, `unknown command ${JSON.stringify(command)}`);
+  if (extra.length > 0 || (arg !== undefined && !TAKES_ARG.includes(command))) return usage(io, `unexpected ${JSON.stringify(extra[0] ?? arg)}`);
+  if (command === "show" && arg === undefined) return usage(io, "show needs an ENDPOINT");
+  if (command === "revoke" && (arg === undefined) === (o.jid === undefined)) return usage(io, "revoke needs an ENDPOINT or --jid JID (one of them)");
+
+  let path: string, publicUrl: string | undefined;
+  if (o.config !== undefined) {
+    try {
+      // The admin tool never connects, so a secret kept only in the service's environment is not needed here.
+      const config = loadConfig(o.config, { [SECRET_ENV]: "unused-by-admin" });
+      path = o.database ?? config.database.path;
+      publicUrl = config.http.publicUrl;
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      io.err(err.message);
+      return EXIT.config;
+    }
+  } else if (o.database !== undefined) path = o.database;
+  else return usage(io, "give --config FILE (the gateway's) or --database PATH");
+
+  // openDb would create a missing file: an empty database would only hide a wrong path.
+  if (!existsSync(path)) {
+    io.err(`no database at ${path}: check database.path (the gateway creates the file when it first starts)`);
+    return EXIT.failed;
+  }
+  let db: Db;
+  try {
+    db = openDb(path);
+  } catch (err) {
+    io.err(`cannot open the database at ${path}: ${(err as Error).message}`);
+    return EXIT.failed;
+  }
+  try {
+    const deps: cmd.AdminDeps = { store: new RegistrationStore(db), queue: new QueueStore(db), now: io.now, ...(publicUrl && { publicUrl }) };
+    return dispatch(command, arg, o, deps, io);
+  } finally {
+    db.close();
+  }
+}
+
+function dispatch(command: string, arg: string | undefined, o: { json?: boolean; jid?: string }, d: cmd.AdminDeps, io: AdminIo): number {
+  const print = <T>(value: T, text: (v: T) => string): number => {
+    io.out(o.json ? JSON.stringify(value, null, 2) : text(value));
+    return EXIT.ok;
+  };
+  const done = <T>(r: cmd.Result<T>, text: (v: T) => string): number => {
+    if (r.ok) return print(r.value, text);
+    io.err(r.error);
+    return EXIT.failed;
+  };
+  switch (command) {
+    case "stats":
+      return print(cmd.stats(d), statsText);
+    case "list":
+      return print(cmd.list(d, o.jid), (rows) => (rows.length === 0 ? "no registrations" : listText(rows)));
+    case "show":
+      return done(cmd.show(d, arg!), (v) => pairs(Object.entries(v).map(([k, x]) => [k, x === null ? "never" : String(x)])));
+    case "revoke":
+      if (o.jid !== undefined) return done(cmd.revokeJid(d, o.jid), (v) => `revoked ${v.revoked} registration(s) of ${v.account}`);
+      return done(cmd.revoke(d, arg!), (v) => `revoked ${v.endpoint} (${v.jid})`);
+    case "purge-expired":
+      return print(cmd.purgeExpired(d), (v) => `purged ${v.purged} expired registration(s)`);
+    default:
+      throw new Error(`command ${command} has no case`); // COMMANDS and this switch disagree: a bug
+  }
+}
+
+function statsText(s: ReturnType<typeof cmd.stats>): string {
+  return pairs([
+    ["live registrations", s.registrations.live],
+    ["  unifiedpush (dialect 1)", s.registrations.unifiedpush ?? 0],
+    ["  conversations (dialect 2)", s.registrations.conversations ?? 0],
+    ["expired, not yet purged", s.registrations.expired],
+    ["expiring within 24 h", s.registrations.expiringWithin24h],
+    ["accounts", s.accounts],
+    ["queued messages", s.queuedMessages],
+  ]);
+}
+
+function listText(rows: readonly cmd.Listed[]): string {
+  const t = (iso: string): string => when(Date.parse(iso));
+  return table(
+    ["ENDPOINT", "DIALECT", "JID", "CREATED", "RENEWED", "EXPIRES"],
+    rows.map((r) => [r.endpoint, r.dialect, r.jid, t(r.created), t(r.renewed), r.expires === null ? "never" : `${t(r.expires)}${r.expired ? " (expired)" : ""}`]),
+  );
+}
+
+function usage(io: AdminIo, problem: string): number {
+  io.err(`${problem}\n\n${USAGE}`);
+  return EXIT.usage;
+}

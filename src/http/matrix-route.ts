@@ -1,0 +1,45 @@
+// The Matrix push gateway (PROTOCOL.md, "Matrix push gateway"): a homeserver
+// posts a notification for devices whose pushkeys are our endpoint URLs.
+import type Router from "@koa/router";
+import type { Logger } from "../log.ts";
+import { DISCOVERY, endpointOf, MAX_NOTIFY_REQUEST, notifyAnswer, parseNotify, payloadFor, type Delivered } from "../matrix.ts";
+import { readBounded } from "./body.ts";
+import type { Deliver } from "./deliver.ts";
+import { reply } from "./reply.ts";
+import { httpAnswer, problemAnswer } from "./status.ts";
+
+export const NOTIFY_PATH = "/_matrix/push/v1/notify";
+
+export interface MatrixRouteDeps {
+  log: Logger;
+  deliver: Deliver;
+  publicUrl: string;
+}
+
+export function matrixRoutes(router: Router, d: MatrixRouteDeps): void {
+  router.get(NOTIFY_PATH, (ctx) => {
+    ctx.body = DISCOVERY;
+  });
+
+  router.post(NOTIFY_PATH, async (ctx) => {
+    const read = await readBounded(ctx.req, MAX_NOTIFY_REQUEST);
+    if (!read.ok) {
+      if (read.reason === "aborted") return reply(ctx, problemAnswer("aborted"));
+      return reply(ctx, problemAnswer("too-large", `notify request larger than ${MAX_NOTIFY_REQUEST} bytes`));
+    }
+    const n = parseNotify(read.body);
+    if ("error" in n) return reply(ctx, problemAnswer("bad-json", n.error));
+    const payload = payloadFor(read.body, n);
+    if (!payload) return reply(ctx, problemAnswer("too-large", "the notification does not fit in a push even without its content"));
+    const results = await Promise.all(
+      n.pushkeys.map(async (pushkey): Promise<Delivered> => {
+        const endpoint = endpointOf(pushkey, d.publicUrl);
+        return { pushkey, outcome: endpoint ? await d.deliver(endpoint, { payload }) : { kind: "gone" } };
+      }),
+    );
+    const answer = notifyAnswer(results);
+    if ("retry" in answer) return reply(ctx, httpAnswer(answer.retry));
+    if (answer.rejected.length > 0) d.log.debug({ devices: results.length, rejected: answer.rejected.length }, "matrix notify: pushkeys rejected");
+    ctx.body = { rejected: answer.rejected };
+  });
+}

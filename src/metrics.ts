@@ -1,0 +1,97 @@
+// Prometheus metrics, one registry per gateway. Counters move as things
+// happen; gauges read the store or the XMPP edge when scraped, so they are
+// never stale and cost nothing between scrapes. Labels never carry an
+// endpoint, a JID or a payload.
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { PushOutcome } from "./outcomes.ts";
+import type { Dialect } from "./store/registrations.ts";
+
+export const DIALECT_LABEL: Record<Dialect, string> = { 1: "unifiedpush", 2: "conversations" };
+
+/** s: from a same-host distributor (milliseconds) up past the longest push timeout (300 s). */
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+
+export interface MetricsDeps {
+  /** Live registrations per dialect at `now` (ms since the epoch). */
+  registrations: (now: number) => Record<Dialect, number>;
+  isOnline: () => boolean;
+  /** Messages waiting in the store-and-forward queue; absent until a queue is wired. */
+  queueDepth?: () => number;
+  now?: () => number; // ms since the epoch, for expiry
+  monotonic?: () => number; // ms, the clock PushService's `startedAt` comes from
+  processMetrics?: boolean; // process_* and nodejs_* (default true)
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly pushes: Counter<"outcome">;
+  private readonly responses: Counter<"status">;
+  private readonly latency: Histogram<"dialect">;
+  private readonly monotonic: () => number;
+
+  constructor(d: MetricsDeps) {
+    const registers = [this.registry];
+    const now = d.now ?? Date.now;
+    this.monotonic = d.monotonic ?? (() => performance.now());
+    this.pushes = new Counter({ name: "up_gateway_pushes_total", help: "Pushes by how they ended", labelNames: ["outcome"], registers });
+    this.responses = new Counter({ name: "up_gateway_http_responses_total", help: "HTTP responses by status code", labelNames: ["status"], registers });
+    this.latency = new Histogram({
+      name: "up_gateway_push_duration_seconds",
+      help: "Time from an accepted push to its outcome (delivered, queued or failed for now) for a known endpoint",
+      labelNames: ["dialect"],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    new Gauge({
+      name: "up_gateway_registrations",
+      help: "Live registrations by dialect",
+      labelNames: ["dialect"],
+      registers,
+      collect() {
+        const counts = d.registrations(now());
+        for (const dialect of [1, 2] as const) this.set({ dialect: DIALECT_LABEL[dialect] }, counts[dialect]);
+      },
+    });
+    new Gauge({
+      name: "up_gateway_queue_depth",
+      help: "Messages stored for distributors that are away",
+      registers,
+      collect() {
+        this.set(d.queueDepth?.() ?? 0);
+      },
+    });
+    new Gauge({
+      name: "up_gateway_component_online",
+      help: "1 while the XMPP component link is up, else 0",
+      registers,
+      collect() {
+        this.set(d.isOnline() ? 1 : 0);
+      },
+    });
+    if (d.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /**
+   * PushService's hook: every push that reached it. A gone endpoint is
+   * counted but not timed: it is mostly an unknown token, which has no
+   * dialect and no distributor to measure.
+   */
+  onOutcome = (o: PushOutcome, dialect: Dialect, startedAt: number): void => {
+    this.pushes.inc({ outcome: o.kind });
+    if (o.kind !== "gone") this.latency.observe({ dialect: DIALECT_LABEL[dialect] }, Math.max(0, this.monotonic() - startedAt) / 1000);
+  };
+
+  /** Outcomes decided before the push service, such as the rate limit. */
+  countOutcome = (o: PushOutcome): void => {
+    this.pushes.inc({ outcome: o.kind });
+  };
+
+  countResponse = (status: number): void => {
+    this.responses.inc({ status: String(status) });
+  };
+
+  /** The Prometheus text exposition. */
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}

@@ -1,0 +1,123 @@
+// The Matrix push gateway against the real gateway process, a real Prosody
+// and distributors of both dialects; requests shaped as Synapse sends them.
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { connectDistributor, parseMessage1, type Distributor } from "../harness/distributor.ts";
+import { startGateway, type Gateway } from "../harness/gateway.ts";
+import { startProsody, type Prosody } from "../harness/prosody.ts";
+
+let prosody: Prosody;
+let gateway: Gateway;
+let bob: Distributor;
+let ours: string; // Conversations dialect, live
+let ours1: string; // unifiedpush.org dialect, live
+let revoked: string;
+let expired: string;
+let notify: string;
+
+before(async () => {
+  prosody = await startProsody();
+  gateway = await startGateway(prosody);
+  await gateway.waitHealthy(15_000);
+  notify = `${gateway.url}/_matrix/push/v1/notify`;
+  bob = await connectDistributor(prosody, { username: "bob" });
+  ours = (await bob.register2(bob.hash("acct", "im.vector.app"), bob.hash("acct", "1"))).endpoint;
+  ours1 = await bob.endpoint1("matrix-d1");
+  revoked = await bob.endpoint1("gone-app");
+  await bob.unregister1("gone-app");
+  expired = (await bob.register2(bob.hash("acct", "old.app"), bob.hash("acct", "2"))).endpoint;
+  // Past its expiry as a phone that stopped renewing leaves it (the sweep has not run yet).
+  const db = new Database(join(gateway.dir, "gateway.db"));
+  db.prepare("UPDATE registrations SET expires_at = 1 WHERE endpoint = ?").run(expired.split("/up/")[1]);
+  db.close();
+});
+after(async () => {
+  await bob?.stop();
+  await gateway?.cleanup();
+  await prosody?.stop();
+});
+
+/** What Synapse's HttpPusher posts (push gateway API, POST /_matrix/push/v1/notify). */
+function synapseBody(pushkeys: string[], extra: Record<string, unknown> = {}) {
+  return {
+    notification: {
+      event_id: "$3957tyerfgewrf384",
+      room_id: "!slw48wfj34rtnrf:example.com",
+      type: "m.room.message",
+      sender: "@exampleuser:matrix.org",
+      sender_display_name: "Major Tom",
+      room_name: "Mission Control",
+      prio: "high",
+      counts: { unread: 2, missed_calls: 1 },
+      devices: pushkeys.map((pushkey) => ({ app_id: "org.matrix.matrixConsole.ios", pushkey, pushkey_ts: 12345678, data: {}, tweaks: { sound: "bing" } })),
+      ...extra,
+    },
+  };
+}
+
+const post = (body: string) => fetch(notify, { method: "POST", body, headers: { "Content-Type": "application/json" } });
+
+test("GET on the notify URL answers the UnifiedPush gateway discovery document", async () => {
+  const res = await fetch(notify);
+  assert.equal(res.status, 200);
+  assert.deepEqual(await res.json(), { unifiedpush: { gateway: "matrix" } });
+});
+
+test("one of ours, one foreign, one revoked and one expired pushkey: exactly the three others are rejected and one push is delivered", async () => {
+  const foreign = "https://ntfy.example.net/upAbCdEf?up=1";
+  const body = JSON.stringify(synapseBody([ours, foreign, revoked, expired, ours]));
+  const before = bob.pushes.length;
+  const res = await post(body);
+  assert.equal(res.status, 200);
+  assert.deepEqual(await res.json(), { rejected: [foreign, revoked, expired] });
+  const push = await bob.waitForPush((p) => bob.pushes.indexOf(p) >= before);
+  assert.equal(push.payload.toString("utf8"), body, "the distributor gets the homeserver's JSON byte for byte");
+  await sleep(300);
+  assert.equal(bob.pushes.length, before + 1, "the device listed twice is served once");
+});
+
+test("a pushkey of the other dialect gets the notification JSON as its message body", async () => {
+  const body = JSON.stringify(synapseBody([ours1]));
+  const before = bob.messages.length;
+  const res = await post(body);
+  assert.equal(res.status, 200);
+  assert.deepEqual(await res.json(), { rejected: [] });
+  const m = parseMessage1(await bob.waitForMessage((x) => bob.messages.indexOf(x) >= before));
+  assert.equal(m.payload.toString("utf8"), body);
+  assert.equal(m.base64, false);
+});
+
+test("a notification over 4096 bytes reaches the device without its content; over 80 KiB the request is refused with 413", async () => {
+  const big = JSON.stringify(synapseBody([ours], { content: { msgtype: "m.text", body: "x".repeat(6000) } }));
+  const before = bob.pushes.length;
+  const res = await post(big);
+  assert.equal(res.status, 200);
+  assert.deepEqual(await res.json(), { rejected: [] });
+  const push = await bob.waitForPush((p) => bob.pushes.indexOf(p) >= before);
+  const got = JSON.parse(push.payload.toString("utf8"));
+  assert.equal(got.notification.event_id, "$3957tyerfgewrf384");
+  assert.equal(got.notification.content, undefined);
+  assert.equal(got.notification.devices, undefined);
+  const huge = await post(JSON.stringify(synapseBody([ours], { content: { body: "x".repeat(90_000) } })));
+  assert.equal(huge.status, 413);
+});
+
+test("malformed JSON, or JSON without notification.devices, is answered 400 with a message", async () => {
+  for (const bad of ["{not json", "", "[]", JSON.stringify({ notification: {} }), JSON.stringify({ devices: [] })]) {
+    const res = await post(bad);
+    assert.equal(res.status, 400, bad);
+    assert.ok((await res.json()).error);
+  }
+});
+
+test("a notification for no device of ours delivers nothing and rejects every pushkey", async () => {
+  const before = bob.pushes.length + bob.messages.length;
+  const res = await post(JSON.stringify(synapseBody([`${gateway.url}/up/${"x".repeat(32)}`, `${gateway.url}/up/short`])));
+  assert.equal(res.status, 200);
+  assert.equal((await res.json()).rejected.length, 2);
+  await sleep(200);
+  assert.equal(bob.pushes.length + bob.messages.length, before);
+});

@@ -1,0 +1,230 @@
+// The admin CLI in-process, on a real SQLite file (test/integration/admin.test.ts runs the real binary).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { runAdmin } from "../../src/admin/cli.ts";
+import { short, table, when } from "../../src/admin/format.ts";
+import { Registry } from "../../src/registry.ts";
+import { mintToken } from "../../src/tokens.ts";
+import { fixture, T0 } from "./_db.ts";
+
+const APP = "bK3sdmrbtj3bf6XA2S12b8jJUA5TT1dhPEyeoZfVSRM=";
+const INST = "EtD/1XPLmoIph7W73CZ/uyv6FAnhEAXY1GySHX17vAw=";
+
+/** Three registrations with real (random) tokens: alice's two live, bob's expired. */
+function filled() {
+  const f = fixture();
+  const registry = new Registry({
+    store: f.store,
+    now: () => f.clock.t,
+    mint: mintToken,
+    options: { registrationTtl: 3600, allowedDomains: [], maxRegistrationsPerJid: 100 },
+  });
+  const a = registry.register1("alice@example.org/phone", "pub-token-1");
+  const b = registry.register2("bob@example.org/Conversations.x", APP, INST);
+  f.clock.t += 7200_000; // bob's registration (1 h) is now expired
+  const c = registry.register2("alice@example.org/tablet", APP, INST);
+  assert.ok(a.ok && b.ok && c.ok);
+  return { f, a: a.reg, b: b.reg, c: c.reg };
+}
+
+function run(f: ReturnType<typeof fixture>, ...argv: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = runAdmin(["--database", f.path, ...argv], { out: (s) => out.push(s), err: (s) => err.push(s), now: () => f.clock.t });
+  return { code, out: out.join("\n"), err: err.join("\n") };
+}
+
+test("stats counts live registrations by dialect, expired ones, accounts and queued messages", () => {
+  const { f } = filled();
+  try {
+    const r = run(f, "stats", "--json");
+    assert.equal(r.code, 0, r.err);
+    assert.deepEqual(JSON.parse(r.out), {
+      registrations: { unifiedpush: 1, conversations: 1, live: 2, expired: 1, expiringWithin24h: 1 },
+      accounts: 2,
+      queuedMessages: 0,
+    });
+    const text = run(f, "stats").out;
+    assert.match(text, /^live registrations\s+2$/m);
+    assert.match(text, /^expired, not yet purged\s+1$/m);
+  } finally {
+    f.close();
+  }
+});
+
+test("list shows every registration with its endpoint shortened, never whole", () => {
+  const { f, a, b } = filled();
+  try {
+    const r = run(f, "list");
+    assert.equal(r.code, 0);
+    assert.match(r.out, /^ENDPOINT\s+DIALECT\s+JID\s+CREATED\s+RENEWED\s+EXPIRES$/m);
+    assert.ok(r.out.includes(short(a.endpoint)));
+    assert.ok(!r.out.includes(a.endpoint) && !r.out.includes(b.endpoint));
+    assert.match(r.out, /never/);
+    assert.match(r.out, /\(expired\)/);
+    const rows = JSON.parse(run(f, "list", "--json").out);
+    assert.equal(rows.length, 3);
+    assert.deepEqual(rows.map((x: { endpoint: string }) => x.endpoint), [a, b].map((x) => short(x.endpoint)).concat(rows[2].endpoint));
+  } finally {
+    f.close();
+  }
+});
+
+test("list --jid takes an account, or a full JID counted as its account", () => {
+  const { f } = filled();
+  try {
+    assert.equal(JSON.parse(run(f, "list", "--jid", "alice@example.org", "--json").out).length, 2);
+    assert.equal(JSON.parse(run(f, "list", "--jid", "alice@example.org/whatever", "--json").out).length, 2);
+    assert.equal(run(f, "list", "--jid", "nobody@example.org").out, "no registrations");
+  } finally {
+    f.close();
+  }
+});
+
+test("show finds a registration by URL, token or the shortened form list prints", () => {
+  const { f, b } = filled();
+  try {
+    for (const key of [`https://up.example.org/up/${b.endpoint}`, b.endpoint, short(b.endpoint), b.endpoint.slice(0, 6)]) {
+      const r = run(f, "show", key, "--json");
+      assert.equal(r.code, 0, `${key}: ${r.err}`);
+      const v = JSON.parse(r.out);
+      assert.equal(v.endpoint, b.endpoint);
+      assert.equal(v.application, APP);
+      assert.equal(v.expired, true);
+    }
+    assert.match(run(f, "show", b.endpoint).out, /^application\s+bK3s/m);
+  } finally {
+    f.close();
+  }
+});
+
+test("show and revoke explain an unknown, ambiguous or too short endpoint with exit code 1", () => {
+  const { f } = filled();
+  try {
+    let r = run(f, "show", "ZZZZZZZZ");
+    assert.equal(r.code, 1);
+    assert.match(r.err, /no registration with endpoint ZZZZZZZZ/);
+    r = run(f, "revoke", "abcde");
+    assert.equal(r.code, 1);
+    assert.match(r.err, /at least 6 characters/);
+    // the fixture's own registry mints E000…001, E000…002: alike in their first characters
+    assert.ok(f.registry.register1("dave@example.org/a", "t1").ok && f.registry.register1("dave@example.org/a", "t2").ok);
+    r = run(f, "revoke", "E00000");
+    assert.equal(r.code, 1);
+    assert.match(r.err, /more than one/);
+    assert.equal(f.store.byBare("dave@example.org").length, 2);
+    r = run(f, "show", "not a token!");
+    assert.equal(r.code, 1);
+    assert.match(r.err, /not an endpoint URL or token/);
+  } finally {
+    f.close();
+  }
+});
+
+test("revoke by endpoint deletes that registration only; the endpoint is unknown afterwards", () => {
+  const { f, a, c } = filled();
+  try {
+    const r = run(f, "revoke", a.endpoint);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.out, `revoked ${short(a.endpoint)} (alice@example.org/phone)`);
+    assert.equal(f.registry.lookup(a.endpoint), undefined);
+    assert.ok(f.registry.lookup(c.endpoint));
+  } finally {
+    f.close();
+  }
+});
+
+test("revoke --jid deletes every registration of the account", () => {
+  const { f, b } = filled();
+  try {
+    const r = run(f, "revoke", "--jid", "alice@example.org/phone", "--json");
+    assert.equal(r.code, 0, r.err);
+    assert.deepEqual(JSON.parse(r.out), { revoked: 2, account: "alice@example.org" });
+    assert.deepEqual(f.store.all().map((x) => x.id), [b.id]);
+    const again = run(f, "revoke", "--jid", "alice@example.org");
+    assert.equal(again.code, 1);
+    assert.match(again.err, /no registrations for alice@example.org/);
+  } finally {
+    f.close();
+  }
+});
+
+test("purge-expired deletes only what has expired", () => {
+  const { f } = filled();
+  try {
+    assert.equal(run(f, "purge-expired").out, "purged 1 expired registration(s)");
+    assert.deepEqual(JSON.parse(run(f, "purge-expired", "--json").out), { purged: 0 });
+    assert.equal(f.store.all().length, 2);
+  } finally {
+    f.close();
+  }
+});
+
+test("usage mistakes exit 2 with the usage text", () => {
+  const { f } = filled();
+  try {
+    for (const argv of [[], ["frobnicate"], ["stats", "extra"], ["show"], ["revoke"], ["revoke", "abcdef", "--jid", "a@b"], ["--nope", "stats"]]) {
+      const r = run(f, ...argv);
+      assert.equal(r.code, 2, argv.join(" "));
+      assert.match(r.err, /usage: up-gateway-admin/);
+    }
+  } finally {
+    f.close();
+  }
+});
+
+test("a missing database is an error that names the path, and no file is created", () => {
+  const f = fixture();
+  try {
+    const missing = join(f.dir, "typo.db");
+    const err: string[] = [];
+    const code = runAdmin(["--database", missing, "stats"], { out: () => {}, err: (s) => err.push(s), now: Date.now });
+    assert.equal(code, 1);
+    assert.ok(err.join().startsWith(`no database at ${missing}`));
+    assert.equal(existsSync(missing), false);
+  } finally {
+    f.close();
+  }
+});
+
+test("a file that is not a database is an error, not a crash", () => {
+  const f = fixture();
+  try {
+    const junk = join(f.dir, "junk.db");
+    writeFileSync(junk, "this is not sqlite, just text that is long enough to have a header".repeat(10));
+    const err: string[] = [];
+    const code = runAdmin(["--database", junk, "stats"], { out: () => {}, err: (s) => err.push(s), now: Date.now });
+    assert.equal(code, 1);
+    assert.match(err.join(), /cannot open the database/);
+  } finally {
+    f.close();
+  }
+});
+
+test("a bad config file exits 78 with the config error; the secret is not needed", () => {
+  const f = fixture();
+  try {
+    const bad = join(f.dir, "bad.toml");
+    writeFileSync(bad, "[http]\nlisten = 'nowhere'\n");
+    const err: string[] = [];
+    assert.equal(runAdmin(["--config", bad, "stats"], { out: () => {}, err: (s) => err.push(s), now: Date.now }), 78);
+    assert.match(err.join(), /config: /);
+    const good = join(f.dir, "good.toml");
+    writeFileSync(good, `[xmpp]\nservice = "xmpp://127.0.0.1:5347"\ndomain = "up.example.org"\n[http]\nlisten = "127.0.0.1:0"\npublic_url = "https://up.example.org"\n[database]\npath = ${JSON.stringify(f.path)}\n`);
+    const a = f.registry.register1("carol@example.org/x", "t");
+    assert.ok(a.ok);
+    const out: string[] = [];
+    assert.equal(runAdmin(["--config", good, "show", a.reg.endpoint, "--json"], { out: (s) => out.push(s), err: (s) => err.push(s), now: Date.now }), 0, err.join());
+    assert.equal(JSON.parse(out.join()).endpoint, `https://up.example.org/up/${a.reg.endpoint}`);
+  } finally {
+    f.close();
+  }
+});
+
+test("tables align columns by their widest cell and times print as UTC minutes", () => {
+  assert.equal(table(["A", "BB"], [["xyz", "1"], ["", "22"]]), "A    BB\nxyz  1\n     22");
+  assert.equal(when(T0), "2026-01-15 12:00Z");
+  assert.equal(short("abcdefghijkl"), "abcdefgh…");
+});
