@@ -24,6 +24,7 @@ export function pushIq(from: string, to: string, id: string, reg: Register2, pay
   return xml(
     "iq",
     { type: "set", from, to, id },
-    xml("push", { xmlns: NS_CONV, application: reg.application, instance: reg.instance }, Buffer.from(payload).toString("base64")),
+    // A view on the payload's bytes, not a copy (Buffer.from(buffer) would copy).
+    xml("push", { xmlns: NS_CONV, application: reg.application, instance: reg.instance }, Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString("base64")),
   );
 }

@@ -1,5 +1,6 @@
 // SQL for the registrations table; no rules here, only storage.
 import type { Db } from "./db.ts";
+import { EndpointCache } from "./endpoint-cache.ts";
 
 export type Dialect = 1 | 2;
 
@@ -21,8 +22,11 @@ export type NewRegistration = Omit<Registration, "id">;
 
 export class RegistrationStore {
   private readonly q;
+  private readonly cache: EndpointCache;
 
   constructor(private readonly db: Db) {
+    const dataVersion = db.prepare<[], number>("PRAGMA data_version").pluck();
+    this.cache = new EndpointCache(() => dataVersion.get()!);
     this.q = {
       byEndpoint: db.prepare<[string], Registration>("SELECT * FROM registrations WHERE endpoint = ?"),
       byD1: db.prepare<[string, string], Registration>("SELECT * FROM registrations WHERE dialect = 1 AND bare = ? AND token = ?"),
@@ -61,7 +65,8 @@ export class RegistrationStore {
     };
   }
 
-  byEndpoint = (endpoint: string): Registration | undefined => this.q.byEndpoint.get(endpoint);
+  /** The one lookup on every POST: served from the cache (endpoint-cache.ts) when it can. */
+  byEndpoint = (endpoint: string): Registration | undefined => this.cache.get(endpoint, (e) => this.q.byEndpoint.get(e));
   byD1 = (bare: string, token: string): Registration | undefined => this.q.byD1.get(bare, token);
   byD2 = (bare: string, application: string, instance: string): Registration | undefined =>
     this.q.byD2.get(bare, application, instance);
@@ -74,13 +79,23 @@ export class RegistrationStore {
   }
 
   renew(id: number, jid: string, now: number, expiresAt: number | null): void {
+    this.cache.forgetId(id);
     this.q.renew.run(jid, now, expiresAt, id);
   }
 
   /** Returns how many rows went. */
-  deleteEndpoint = (endpoint: string): number => this.q.deleteEndpoint.run(endpoint).changes;
-  deleteBare = (bare: string): number => this.q.deleteBare.run(bare).changes;
-  deleteExpired = (now: number): number => this.q.deleteExpired.run(now).changes;
+  deleteEndpoint = (endpoint: string): number => {
+    this.cache.forget(endpoint);
+    return this.q.deleteEndpoint.run(endpoint).changes;
+  };
+  deleteBare = (bare: string): number => this.cleared(this.q.deleteBare.run(bare).changes);
+  deleteExpired = (now: number): number => this.cleared(this.q.deleteExpired.run(now).changes);
+
+  /** After a delete of several rows: rarer than pushes, so the whole cache goes. */
+  private cleared(changes: number): number {
+    if (changes > 0) this.cache.clear();
+    return changes;
+  }
 
   countByDialect(): Record<Dialect, number> {
     const out: Record<Dialect, number> = { 1: 0, 2: 0 };

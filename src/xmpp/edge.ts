@@ -66,12 +66,19 @@ export class XmppEdge implements Transport {
   }
 
   send(el: Element): Promise<void> {
+    const socket = this.xmpp.socket;
+    // Stanzas sent in one turn of the event loop leave in one write: under load that
+    // saves a syscall per push here and a read per push in the XMPP server.
+    if (socket && socket.writableCorked === 0) {
+      socket.cork();
+      setImmediate(() => socket.uncork());
+    }
     return this.xmpp.send(el);
   }
 
   request(iq: Element, timeoutMs: number): Promise<IqAnswer> {
     if (!this.online) return Promise.resolve({ kind: "link-lost" });
-    return this.caller.request(iq, timeoutMs, (el) => this.xmpp.send(el));
+    return this.caller.request(iq, timeoutMs, (el) => this.send(el));
   }
 
   /** Starts connecting; never rejects: a down server is retried with backoff. */

@@ -33,6 +33,8 @@ export interface GatewayOptions {
   env?: Record<string, string | undefined>;
   /** Use this config text verbatim instead of the generated TOML (bad-config tests). */
   configText?: string;
+  /** Node arguments that run the gateway, before `--config`; defaults to src/main.ts through tsx (the bench runs a build). */
+  entry?: string[];
 }
 
 export interface Gateway {
@@ -83,7 +85,7 @@ export async function startGateway(
 
   function launch(): ChildProcess {
     // One process, no npm/tsx wrapper, so signals and SIGKILL reach the gateway itself.
-    const proc = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "--config", configPath], {
+    const proc = spawn(process.execPath, [...(options.entry ?? ["--import", "tsx", "src/main.ts"]), "--config", configPath], {
       cwd: REPO_ROOT,
       // Set by `node --test` for its workers; meaningless to the gateway. The
       // secret variable would silently override the config under test.
