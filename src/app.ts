@@ -12,7 +12,7 @@ import { Flusher } from "./queue-flush.ts";
 import { BounceHandler } from "./bounce.ts";
 import { XmppEdge } from "./xmpp/edge.ts";
 import { iqHandlers } from "./xmpp/handlers.ts";
-import { createApp, createHttpEdge, type HttpEdge } from "./http/server.ts";
+import { createHttpEdge, type HttpEdge } from "./http/server.ts";
 import { Metrics } from "./metrics.ts";
 import { RateLimiter } from "./ratelimit.ts";
 import { mintToken, type MintToken } from "./tokens.ts";
@@ -86,18 +86,16 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
 
   let msgCounter = 0;
   const msgPrefix = Date.now().toString(36);
-  const http: HttpEdge = createHttpEdge(
-    createApp({
-      log: log.child({ module: "http" }),
-      pushes,
-      registry,
-      isOnline: () => edge.online,
-      publicUrl: config.http.publicUrl,
-      messageId: () => `${msgPrefix}-${(msgCounter++).toString(36)}`,
-      limiter: new RateLimiter({ rate: config.limits.endpointRate, burst: config.limits.endpointBurst }, now),
-      metrics,
-    }),
-  );
+  const http: HttpEdge = createHttpEdge({
+    log: log.child({ module: "http" }),
+    pushes,
+    registry,
+    isOnline: () => edge.online,
+    publicUrl: config.http.publicUrl,
+    messageId: () => `${msgPrefix}-${(msgCounter++).toString(36)}`,
+    limiter: new RateLimiter({ rate: config.limits.endpointRate, burst: config.limits.endpointBurst }, now),
+    metrics,
+  });
 
   const sweep = setInterval(() => {
     const n = registry.sweepExpired();

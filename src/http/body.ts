@@ -36,16 +36,17 @@ export function readBounded(req: IncomingMessage, limit: number): Promise<BodyRe
 
 /**
  * Closing at once would reset the connection while the sender is still
- * writing, and it would never read our 413. Drop a bounded amount more, then cut.
+ * writing, and it might never read our 413. So, like nginx's lingering close:
+ * drop what arrives; past LINGER_BYTES end our side (the answer goes out
+ * first, then FIN, which tells the sender to stop); cut for good after LINGER_MS.
  */
 function linger(req: IncomingMessage): void {
   let dropped = 0;
-  const cut = (): void => void req.socket.destroy();
-  const timer = setTimeout(cut, LINGER_MS);
+  const timer = setTimeout(() => req.socket.destroy(), LINGER_MS);
   timer.unref();
   req.on("data", (chunk: Buffer) => {
     dropped += chunk.length;
-    if (dropped > LINGER_BYTES) cut();
+    if (dropped > LINGER_BYTES && !req.socket.writableEnded) req.socket.end();
   });
   req.on("end", () => clearTimeout(timer));
   req.resume();

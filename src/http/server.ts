@@ -1,6 +1,6 @@
 // The HTTP edge: Koa is imported only under src/http. This file wires the
-// routes (push-route.ts, matrix-route.ts) and the operator's endpoints, and
-// owns the server's lifecycle.
+// routes (push-post.ts, push-route.ts, matrix-route.ts) and the operator's
+// endpoints, and owns the server's lifecycle.
 import { createServer, type Server } from "node:http";
 import Koa from "koa";
 import Router from "@koa/router";
@@ -11,6 +11,7 @@ import type { Registration } from "../store/registrations.ts";
 import { deliverer, type DeliverDeps } from "./deliver.ts";
 import { matrixRoutes } from "./matrix-route.ts";
 import { pushRoutes } from "./push-route.ts";
+import { pushPost, type PushPost } from "./push-post.ts";
 
 /** What the edge needs of the metrics (src/metrics.ts), so it does not import prom-client. */
 export interface HttpMetrics {
@@ -30,10 +31,9 @@ export interface HttpDeps {
   metrics?: HttpMetrics;
 }
 
-export function createApp(d: HttpDeps): Koa {
+function createApp(d: HttpDeps, deliver: ReturnType<typeof deliverer>): Koa {
   const app = new Koa();
   const router = new Router();
-  const deliver = deliverer({ pushes: d.pushes, limiter: d.limiter, countOutcome: d.metrics?.countOutcome });
   const isLive = (endpoint: string): boolean => d.registry.lookup(endpoint) !== undefined;
 
   router.get("/healthz", (ctx) => {
@@ -51,7 +51,7 @@ export function createApp(d: HttpDeps): Koa {
     });
   }
 
-  pushRoutes(router, { log: d.log, deliver, isLive, publicUrl: d.publicUrl, messageId: d.messageId });
+  pushRoutes(router, { isLive });
   matrixRoutes(router, { log: d.log, deliver, publicUrl: d.publicUrl });
 
   app.use(async (ctx, next) => {
@@ -76,12 +76,22 @@ export interface HttpEdge {
   close(graceMs: number): Promise<void>;
 }
 
-export function createHttpEdge(app: Koa): HttpEdge {
-  const server = createServer(app.callback());
-  server.keepAliveTimeout = 65_000; // longer than typical proxy idle timeouts
+/** POST /up/<token> (an optional trailing slash or query is tolerated, as the router did). */
+const PUSH_POST = /^\/up\/([^/?#]+)\/?(?:\?.*)?$/;
+
+export function createHttpEdge(d: HttpDeps): HttpEdge {
+  const deliver = deliverer({ pushes: d.pushes, limiter: d.limiter, countOutcome: d.metrics?.countOutcome });
+  const koa = createApp(d, deliver).callback();
+  const post: PushPost = pushPost({ log: d.log, deliver, publicUrl: d.publicUrl, messageId: d.messageId, countResponse: d.metrics?.countResponse });
   let closing = false;
-  // Once closing, every answer ends its connection, so keep-alive clients do not hold the shutdown.
-  server.on("request", (_req, res) => closing && res.setHeader("Connection", "close"));
+  const server = createServer((req, res) => {
+    // Once closing, every answer ends its connection, so keep-alive clients do not hold the shutdown.
+    if (closing) res.setHeader("Connection", "close");
+    const push = req.method === "POST" ? PUSH_POST.exec(req.url ?? "") : null;
+    if (push) void post(req, res, push[1]!);
+    else void koa(req, res);
+  });
+  server.keepAliveTimeout = 65_000; // longer than typical proxy idle timeouts
   return {
     server,
     listen: (host, port) =>

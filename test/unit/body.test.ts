@@ -35,15 +35,16 @@ async function startServer(): Promise<TestServer> {
   const server = createServer(async (req, res) => {
     const result = await readBounded(req, LIMIT);
     const bytesAtAnswer = req.socket.bytesRead;
+    // Answer at once, as the gateway does, then look at how much more was read.
+    if (res.writable) {
+      res.writeHead(result.ok ? 200 : result.reason === "too-large" ? 413 : 400, { "content-type": "text/plain" });
+      res.end(result.ok ? String(result.body.length) : result.reason);
+    }
     await sleep(150);
     const seen: Seen = { result, bytesAtAnswer, bytesLater: req.socket.bytesRead };
     const w = waiting.shift();
     if (w) w(seen);
     else ready.push(seen);
-    if (res.writable) {
-      res.writeHead(result.ok ? 200 : result.reason === "too-large" ? 413 : 400, { "content-type": "text/plain" });
-      res.end(result.ok ? String(result.body.length) : result.reason);
-    }
   });
   servers.push(server);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
