@@ -23,6 +23,12 @@ export type EnqueueResult = { ok: true; id: number; replaced: boolean } | { ok: 
 export class QueueStore {
   private readonly q;
   private readonly enqueueTx: (m: NewMessage, max: number) => EnqueueResult;
+  /**
+   * Registrations that may have messages: a superset, so hasWaiting, asked on
+   * every POST, reads SQLite only for those. Filled at start, added to on every
+   * enqueue, pruned when SQLite says a registration has nothing left.
+   */
+  private readonly maybeWaiting = new Set<number>();
 
   constructor(db: Db) {
     this.q = {
@@ -47,13 +53,16 @@ export class QueueStore {
          WHERE r.bare = ? AND r.jid = ? AND q.expires_at > ?`,
       ),
       depth: db.prepare<[], { n: number }>("SELECT count(*) AS n FROM queue"),
+      registrations: db.prepare<[], { registration: number }>("SELECT DISTINCT registration FROM queue"),
     };
+    for (const r of this.q.registrations.all()) this.maybeWaiting.add(r.registration);
     this.enqueueTx = db.transaction((m: NewMessage, max: number): EnqueueResult => {
       const old = m.topic === null ? undefined : this.q.byTopic.get(m.registration, m.topic);
       const oldLive = old !== undefined && old.expires_at > m.created_at ? 1 : 0;
       if (this.q.live.get(m.registration, m.created_at)!.n - oldLive >= max) return { ok: false, reason: "full" };
       if (old) this.q.remove.run(old.id);
       const id = Number(this.q.insert.run(m).lastInsertRowid);
+      this.maybeWaiting.add(m.registration);
       return { ok: true, id, replaced: old !== undefined };
     });
   }
@@ -74,7 +83,12 @@ export class QueueStore {
   }
 
   /** Whether the registration has messages that are still to be delivered. */
-  hasWaiting = (registration: number, now: number): boolean => this.q.hasLive.get(registration, now) !== undefined;
+  hasWaiting = (registration: number, now: number): boolean => {
+    if (!this.maybeWaiting.has(registration)) return false;
+    const live = this.q.hasLive.get(registration, now) !== undefined;
+    if (!live) this.maybeWaiting.delete(registration);
+    return live;
+  };
   count = (registration: number, now: number): number => this.q.live.get(registration, now)!.n;
   head = (registration: number, now: number): Head | undefined => this.q.head.get(registration, now);
 
