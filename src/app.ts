@@ -47,7 +47,12 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
   const presence = new PresenceBook();
   const endpointUrl = (token: string): string => `${config.http.publicUrl}/up/${token}`;
 
-  const bounces = new BounceHandler({ byBare: store.byBare, revoke: (e) => registry.revoke(e), log: log.child({ module: "bounce" }) });
+  const bounces = new BounceHandler({
+    byBare: store.byBare,
+    revoke: (e) => registry.revoke(e),
+    log: log.child({ module: "bounce" }),
+    onBounce: (condition) => metrics.countBounce(condition),
+  });
 
   // The flusher is built below: these closures run only once the edge is up.
   const edge = new XmppEdge(

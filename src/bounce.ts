@@ -35,6 +35,8 @@ export interface BounceDeps {
   byBare: (bare: string) => Registration[];
   revoke: (endpoint: string) => boolean;
   log: Logger;
+  /** Every bounce, by its stanza error condition (for /metrics). */
+  onBounce?: (condition: string) => void;
 }
 
 export class BounceHandler {
@@ -47,6 +49,7 @@ export class BounceHandler {
     const b = parseBounce(message);
     if (!b) return;
     this.bounced++;
+    this.d.onBounce?.(b.condition);
     // never the payload; the JID and token only at debug
     this.d.log.debug({ condition: b.condition }, "notification bounced by the XMPP server");
     if (!DEAD.has(b.condition)) return;

@@ -26,6 +26,7 @@ export class Metrics {
   readonly registry = new Registry();
   private readonly pushes: Counter<"outcome">;
   private readonly responses: Counter<"status">;
+  private readonly bounces: Counter<"condition">;
   private readonly latency: Histogram<"dialect">;
   private readonly monotonic: () => number;
 
@@ -35,6 +36,12 @@ export class Metrics {
     this.monotonic = d.monotonic ?? (() => performance.now());
     this.pushes = new Counter({ name: "up_gateway_pushes_total", help: "Pushes by how they ended", labelNames: ["outcome"], registers });
     this.responses = new Counter({ name: "up_gateway_http_responses_total", help: "HTTP responses by status code", labelNames: ["status"], registers });
+    this.bounces = new Counter({
+      name: "up_gateway_bounces_total",
+      help: "Dialect-1 notifications the XMPP server sent back, by error condition",
+      labelNames: ["condition"],
+      registers,
+    });
     this.latency = new Histogram({
       name: "up_gateway_push_duration_seconds",
       help: "Time from an accepted push to its outcome (delivered, queued or failed for now) for a known endpoint",
@@ -84,6 +91,10 @@ export class Metrics {
   /** Outcomes decided before the push service, such as the rate limit. */
   countOutcome = (o: PushOutcome): void => {
     this.pushes.inc({ outcome: o.kind });
+  };
+
+  countBounce = (condition: string): void => {
+    this.bounces.inc({ condition });
   };
 
   countResponse = (status: number): void => {

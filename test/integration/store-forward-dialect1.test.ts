@@ -52,6 +52,8 @@ test("a notification bounced because the user no longer exists revokes that regi
   const bounce = await gateway.waitForLog((r) => r.msg === "notification bounced by the XMPP server");
   assert.equal(bounce.payload, undefined);
   await waitFor(async () => (await post(goneEndpoint, "again")) === 404, 5_000, "the bounced registration to be revoked");
+  const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
+  assert.match(metrics, /^up_gateway_bounces_total\{condition="service-unavailable"\} [1-9]/m, "the bounce is counted in /metrics");
 
   assert.equal(await post(staysEndpoint, "still here"), 201);
   await stays.waitForMessage((x) => x.getChildText("body") === "still here");
