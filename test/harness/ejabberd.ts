@@ -1,15 +1,15 @@
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { keepTempDirs, terminate, track, trackTempDir, untrackTempDir } from "./children.ts";
+import { keepTempDirs, terminate, trackTempDir, untrackTempDir } from "./children.ts";
 import { renderEjabberdConfig, renderEjabberdctlConfig } from "./ejabberd-config.ts";
-import { acceptsConnections, freePorts } from "./ports.ts";
+import { freePorts } from "./ports.ts";
 import type { Prosody, ProsodyComponent, ProsodyUser } from "./prosody.ts";
-import { waitFor } from "./wait-for.ts";
+import { launchServer } from "./server-process.ts";
 
 /**
  * Debian's ejabberd in a temp dir, the way startProsody() runs Prosody: its
@@ -102,43 +102,24 @@ export async function startEjabberd(opts: EjabberdOptions = {}): Promise<Ejabber
       .join("\n--- stdout/stderr ---\n");
 
   async function launch(): Promise<void> {
-    const out = openSync(join(dir, "ejabberd.stdout"), "a");
-    const err = openSync(join(dir, "ejabberd.stderr"), "a");
-    try {
-      // `erl` execs the VM, so this pid is beam.smp itself and signals reach it.
-      child = spawn(
-        ERL,
-        [
-          "-sname", node, "-noinput", "+K", "true", "+P", "250000",
-          "-setcookie", cookie,
-          "-erl_epmd_port", String(distPort), "-start_epmd", "false",
-          "-kernel", "inet_dist_use_interface", "{127,0,0,1}",
-          "-mnesia", "dir", JSON.stringify(dbDir),
-          "-s", "ejabberd",
-        ],
-        { cwd: dir, env, stdio: ["ignore", out, err] },
-      );
-    } finally {
-      closeSync(out);
-      closeSync(err);
-    }
-    track(child);
-    const started = child;
-    try {
-      await waitFor(
-        async () => {
-          if (started.exitCode !== null || started.signalCode !== null) {
-            throw new Error(`ejabberd exited during startup (${started.exitCode ?? started.signalCode})`);
-          }
-          return (await acceptsConnections(c2sPort)) && (await acceptsConnections(componentPort));
-        },
-        START_TIMEOUT_MS,
-        `ejabberd to accept connections on ${c2sPort} (c2s) and ${componentPort} (component)`,
-      );
-    } catch (error) {
-      await terminate(started, "SIGKILL", STOP_GRACE_MS);
-      throw new Error(`${(error as Error).message}\n--- ejabberd log tail (${dir}) ---\n${logTail()}`);
-    }
+    // `erl` execs the VM, so this pid is beam.smp itself and signals reach it.
+    child = await launchServer({
+      name: "ejabberd",
+      dir,
+      command: ERL,
+      args: [
+        "-sname", node, "-noinput", "+K", "true", "+P", "250000",
+        "-setcookie", cookie,
+        "-erl_epmd_port", String(distPort), "-start_epmd", "false",
+        "-kernel", "inet_dist_use_interface", "{127,0,0,1}",
+        "-mnesia", "dir", JSON.stringify(dbDir),
+        "-s", "ejabberd",
+      ],
+      options: { cwd: dir, env },
+      ports: [c2sPort, componentPort],
+      timeoutMs: START_TIMEOUT_MS,
+      logTail,
+    });
   }
 
   async function halt(): Promise<void> {

@@ -1,14 +1,14 @@
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { closeSync, openSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { keepTempDirs, terminate, track, trackTempDir, untrackTempDir } from "./children.ts";
-import { acceptsConnections, freePorts } from "./ports.ts";
+import { keepTempDirs, terminate, trackTempDir, untrackTempDir } from "./children.ts";
+import { freePorts } from "./ports.ts";
 import { type ProsodyComponent, renderProsodyConfig } from "./prosody-config.ts";
-import { waitFor } from "./wait-for.ts";
+import { launchServer } from "./server-process.ts";
 
 export type { ProsodyComponent } from "./prosody-config.ts";
 
@@ -95,33 +95,15 @@ export async function startProsody(opts: ProsodyOptions = {}): Promise<Prosody> 
 
   async function launch(): Promise<void> {
     // -F: foreground (the config option `daemonize` is deprecated in 0.12).
-    // Output goes to files, not pipes: nobody reads a pipe after a test
-    // fails, and a full pipe would block Prosody.
-    const out = openSync(join(dir, "prosody.stdout"), "a");
-    const err = openSync(join(dir, "prosody.stderr"), "a");
-    try {
-      child = spawn(PROSODY, ["-F", "--config", configPath], { stdio: ["ignore", out, err] });
-    } finally {
-      closeSync(out);
-      closeSync(err);
-    }
-    track(child);
-    const started = child;
-    try {
-      await waitFor(
-        async () => {
-          if (started.exitCode !== null || started.signalCode !== null) {
-            throw new Error(`prosody exited during startup (${started.exitCode ?? started.signalCode})`);
-          }
-          return (await acceptsConnections(c2sPort)) && (await acceptsConnections(componentPort));
-        },
-        START_TIMEOUT_MS,
-        `prosody to accept connections on ${c2sPort} (c2s) and ${componentPort} (component)`,
-      );
-    } catch (error) {
-      await terminate(started, "SIGKILL", STOP_GRACE_MS);
-      throw new Error(`${(error as Error).message}\n--- prosody log tail (${dir}) ---\n${logTail()}`);
-    }
+    child = await launchServer({
+      name: "prosody",
+      dir,
+      command: PROSODY,
+      args: ["-F", "--config", configPath],
+      ports: [c2sPort, componentPort],
+      timeoutMs: START_TIMEOUT_MS,
+      logTail,
+    });
   }
 
   async function halt(): Promise<void> {
