@@ -1,15 +1,15 @@
 import { type ChildProcess, execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { keepTempDirs, terminate, trackTempDir, untrackTempDir } from "./children.ts";
+import { terminate, trackTempDir } from "./children.ts";
 import { renderEjabberdConfig, renderEjabberdctlConfig } from "./ejabberd-config.ts";
 import { freePorts } from "./ports.ts";
 import type { Prosody, ProsodyComponent, ProsodyUser } from "./prosody.ts";
-import { launchServer } from "./server-process.ts";
+import { launchServer, serverLifecycle } from "./server-process.ts";
 
 /**
  * Debian's ejabberd in a temp dir, the way startProsody() runs Prosody: its
@@ -165,18 +165,6 @@ export async function startEjabberd(opts: EjabberdOptions = {}): Promise<Ejabber
     registerUser,
     ctl,
     logTail,
-    async stop() {
-      await halt();
-      if (!keepTempDirs) {
-        await rm(dir, { recursive: true, force: true });
-        untrackTempDir(dir);
-      }
-    },
-    async restart() {
-      await halt();
-      await launch();
-    },
-    halt,
-    resume: launch,
+    ...serverLifecycle(dir, launch, halt),
   };
 }

@@ -1,14 +1,14 @@
 import { type ChildProcess, execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { keepTempDirs, terminate, trackTempDir, untrackTempDir } from "./children.ts";
+import { terminate, trackTempDir } from "./children.ts";
 import { freePorts } from "./ports.ts";
 import { type ProsodyComponent, renderProsodyConfig } from "./prosody-config.ts";
-import { launchServer } from "./server-process.ts";
+import { launchServer, serverLifecycle } from "./server-process.ts";
 
 export type { ProsodyComponent } from "./prosody-config.ts";
 
@@ -132,18 +132,6 @@ export async function startProsody(opts: ProsodyOptions = {}): Promise<Prosody> 
     users,
     registerUser,
     logTail,
-    async stop() {
-      await halt();
-      if (!keepTempDirs) {
-        await rm(dir, { recursive: true, force: true });
-        untrackTempDir(dir);
-      }
-    },
-    async restart() {
-      await halt();
-      await launch();
-    },
-    halt,
-    resume: launch,
+    ...serverLifecycle(dir, launch, halt),
   };
 }

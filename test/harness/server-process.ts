@@ -3,8 +3,9 @@
 // ready once its client and component ports accept connections.
 import { type ChildProcess, spawn, type SpawnOptions } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { terminate, track } from "./children.ts";
+import { keepTempDirs, terminate, track, untrackTempDir } from "./children.ts";
 import { acceptsConnections } from "./ports.ts";
 import { waitFor } from "./wait-for.ts";
 
@@ -48,4 +49,23 @@ export async function launchServer(l: ServerLaunch): Promise<ChildProcess> {
     throw new Error(`${(error as Error).message}\n--- ${l.name} log tail (${l.dir}) ---\n${l.logTail()}`);
   }
   return child;
+}
+
+/** stop/restart/halt/resume of a server under test, from its launch and halt. */
+export function serverLifecycle(dir: string, launch: () => Promise<void>, halt: () => Promise<void>) {
+  return {
+    async stop(): Promise<void> {
+      await halt();
+      if (!keepTempDirs) {
+        await rm(dir, { recursive: true, force: true });
+        untrackTempDir(dir);
+      }
+    },
+    async restart(): Promise<void> {
+      await halt();
+      await launch();
+    },
+    halt,
+    resume: launch,
+  };
 }

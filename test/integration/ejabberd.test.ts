@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import xml from "@xmpp/xml";
-import { StanzaError, connectDistributor, parseMessage1, type Distributor } from "../harness/distributor.ts";
+import { StanzaError, connectDistributor, parseMessage1 } from "../harness/distributor.ts";
 import { type Ejabberd, ejabberdInstalled, startEjabberd } from "../harness/ejabberd.ts";
 import { startGateway, type Gateway } from "../harness/gateway.ts";
 import { docBlock, substitute } from "../harness/doc-snippets.ts";
