@@ -27,6 +27,7 @@ export interface PushMessage {
   urgency?: string;
   topic?: string;
   contentEncoding?: string;
+  vapidKey?: string; // RFC 8292 `k=`: kept with a stored message, not checked (no dialect carries a key to compare)
 }
 
 /** One delivery attempt of a dialect-2 push. */
@@ -106,6 +107,7 @@ export class PushService {
         topic: msg.topic ?? null,
         urgency: msg.urgency ?? null,
         content_encoding: msg.contentEncoding ?? null,
+        vapid_key: msg.vapidKey ?? null,
         created_at: now,
         expires_at: now + ttl * 1000,
       },

@@ -64,7 +64,7 @@ function write(res: ServerResponse, a: HttpAnswer): void {
   res.end(body);
 }
 
-/** The body stays the sender's bytes; VAPID has no place to go (neither XMPP dialect carries it). */
+/** The body stays the sender's bytes; the headers ride along for store-and-forward. */
 function message(payload: Buffer, m: WebPushMeta): PushMessage {
   return {
     payload,
@@ -72,5 +72,6 @@ function message(payload: Buffer, m: WebPushMeta): PushMessage {
     ...(m.urgency && { urgency: m.urgency }),
     ...(m.topic && { topic: m.topic }),
     ...(m.contentEncoding && { contentEncoding: m.contentEncoding }),
+    ...(m.vapid?.key && { vapidKey: m.vapid.key }),
   };
 }

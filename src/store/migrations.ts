@@ -36,4 +36,7 @@ export const MIGRATIONS: readonly string[] = [
    CREATE INDEX queue_order ON queue (registration, id);
    CREATE UNIQUE INDEX queue_topic ON queue (registration, topic) WHERE topic IS NOT NULL;
    CREATE INDEX queue_expiry ON queue (expires_at);`,
+  // 3: the sender's VAPID public key (RFC 8292 §3.2, `k=`), kept with a stored
+  // message like its other WebPush headers. The JWT is not kept: it expires.
+  `ALTER TABLE queue ADD COLUMN vapid_key TEXT;`,
 ];

@@ -9,6 +9,7 @@ export interface QueuedMessage {
   topic: string | null;
   urgency: string | null;
   content_encoding: string | null;
+  vapid_key: string | null;
   created_at: number; // ms
   expires_at: number; // ms
 }
@@ -33,8 +34,8 @@ export class QueueStore {
   constructor(db: Db) {
     this.q = {
       insert: db.prepare(
-        `INSERT INTO queue (registration, payload, ttl, topic, urgency, content_encoding, created_at, expires_at)
-         VALUES (@registration, @payload, @ttl, @topic, @urgency, @content_encoding, @created_at, @expires_at)`,
+        `INSERT INTO queue (registration, payload, ttl, topic, urgency, content_encoding, vapid_key, created_at, expires_at)
+         VALUES (@registration, @payload, @ttl, @topic, @urgency, @content_encoding, @vapid_key, @created_at, @expires_at)`,
       ),
       live: db.prepare<[number, number], { n: number }>("SELECT count(*) AS n FROM queue WHERE registration = ? AND expires_at > ?"),
       hasLive: db.prepare<[number, number], { x: number }>("SELECT 1 AS x FROM queue WHERE registration = ? AND expires_at > ? LIMIT 1"),

@@ -130,6 +130,23 @@ test("a queued message with the same Topic is replaced by the newer one", async 
   await dist.stop();
 });
 
+test("a queued message keeps its WebPush headers: Topic, Urgency, Content-Encoding and the VAPID key", async () => {
+  const { dist, endpoint } = await awayDistributor();
+  const key = "BOr-VAPID-public-key_for-the-test";
+  const headers = { TTL: "600", Topic: "kept", Urgency: "high", "Content-Encoding": "aes128gcm", Authorization: `vapid t=eyJ0eXAiOiJKV1QifQ.e30.c2ln, k=${key}` };
+  assert.equal((await post(endpoint, "with headers", headers)).status, 201);
+  const db = new Database(join(gateway.dir, "gateway.db"), { readonly: true });
+  try {
+    const row = db.prepare("SELECT topic, urgency, content_encoding, vapid_key, ttl FROM queue WHERE payload = ?").get(Buffer.from("with headers"));
+    assert.deepEqual({ ...(row as object) }, { topic: "kept", urgency: "high", content_encoding: "aes128gcm", vapid_key: key, ttl: 600 });
+  } finally {
+    db.close();
+  }
+  await comeBack(dist);
+  await dist.waitForPush((p) => p.payload.toString() === "with headers", 10_000);
+  await dist.stop();
+});
+
 test("a message past its TTL is never delivered and the sweep drops it", async () => {
   const { dist, endpoint } = await awayDistributor();
   assert.equal((await post(endpoint, "short-lived", { TTL: "1" })).headers.get("ttl"), "1");

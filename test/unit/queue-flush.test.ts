@@ -61,7 +61,7 @@ function reg(n = 1): Registration {
 function put(r: Registration, ...bodies: string[]): void {
   for (const body of bodies) {
     const res = q.enqueue(
-      { registration: r.id, payload: Buffer.from(body), ttl: 60, topic: null, urgency: null, content_encoding: null, created_at: f.clock.t, expires_at: f.clock.t + 60_000 },
+      { registration: r.id, payload: Buffer.from(body), ttl: 60, topic: null, urgency: null, content_encoding: null, vapid_key: null, created_at: f.clock.t, expires_at: f.clock.t + 60_000 },
       1000,
     );
     assert.ok(res.ok);

@@ -52,7 +52,7 @@ function reg(n = 1): { id: number; endpoint: string } {
 function msg(registration: number, body: string, extra: Partial<NewMessage> = {}): NewMessage {
   const now = f.clock.t;
   return {
-    registration, payload: Buffer.from(body), ttl: 60, topic: null, urgency: null, content_encoding: null,
+    registration, payload: Buffer.from(body), ttl: 60, topic: null, urgency: null, content_encoding: null, vapid_key: null,
     created_at: now, expires_at: now + 60_000, ...extra,
   };
 }
@@ -150,12 +150,12 @@ test("registrations waiting are found in all and by the full JID they are pushed
 test("every column of a queued message survives closing and reopening the database", () => {
   const r = reg();
   const payload = Buffer.from([0, 255, 1, 254]);
-  q.enqueue(msg(r.id, "", { payload, topic: "t", urgency: "high", content_encoding: "aes128gcm", ttl: 60 }), 10);
+  q.enqueue(msg(r.id, "", { payload, topic: "t", urgency: "high", content_encoding: "aes128gcm", vapid_key: "BKey", ttl: 60 }), 10);
   f.db.close();
   const db = openDb(f.path);
   try {
     const h = new QueueStore(db).head(r.id, f.clock.t)!;
-    assert.deepEqual([h.payload, h.topic, h.urgency, h.content_encoding, h.ttl], [payload, "t", "high", "aes128gcm", 60]);
+    assert.deepEqual([h.payload, h.topic, h.urgency, h.content_encoding, h.vapid_key, h.ttl], [payload, "t", "high", "aes128gcm", "BKey", 60]);
   } finally {
     db.close();
     f.db = openDb(f.path); // for afterEach
