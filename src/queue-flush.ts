@@ -7,7 +7,8 @@ import type { Attempt } from "./push.ts";
 import type { Registration } from "./store/registrations.ts";
 import type { QueueStore } from "./store/queue.ts";
 import { bareJid } from "./jid.ts";
-import { MAX_PARALLEL_FLUSHES, RETRY_MAX_MS, retryDelayMs } from "./queue.ts";
+import { backoffMs } from "./backoff.ts";
+import { MAX_PARALLEL_FLUSHES, RETRY_MAX_MS } from "./queue.ts";
 
 export interface FlusherDeps {
   queue: QueueStore;
@@ -154,7 +155,7 @@ export class Flusher {
 
   private backoff(registration: number): void {
     const attempt = (this.retry.get(registration)?.attempt ?? 0) + 1;
-    const delay = retryDelayMs(attempt, this.d.sweepMs, this.d.retryMaxMs ?? RETRY_MAX_MS, this.d.random);
+    const delay = backoffMs(attempt, this.d.sweepMs, this.d.retryMaxMs ?? RETRY_MAX_MS, this.d.random);
     this.retry.set(registration, { attempt, dueAt: this.d.now() + delay });
   }
 }

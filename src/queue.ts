@@ -42,13 +42,3 @@ export function planPush(ttl: number, backlog: boolean): Plan {
 
 /** After a temporary failure: keep it if it may wait, else the sender hears 503. */
 export const afterTemporary = (ttl: number): Exclude<Plan, "send"> => (ttl > 0 ? "queue" : "refuse");
-
-/**
- * Delay before the n-th retry (n >= 1) of a registration whose distributor did
- * not take its queue: doubles from `baseMs` up to `maxMs`, jittered in the upper
- * half so registrations that failed together do not retry together.
- */
-export function retryDelayMs(attempt: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
-}

@@ -8,9 +8,11 @@ import type { IqAnswer } from "../outcomes.ts";
 import type { PresenceBook } from "../presence.ts";
 import type { Transport } from "../push.ts";
 import { ping } from "../stanzas/disco.ts";
-import { backoffMs } from "./backoff.ts";
+import { backoffMs } from "../backoff.ts";
 import { IqCaller } from "./caller.ts";
 import type { IqHandler } from "./handlers.ts";
+
+const RECONNECT_BASE_MS = 1000; // first retry after about a second, then doubling
 
 export interface EdgeOptions {
   service: string;
@@ -109,7 +111,7 @@ export class XmppEdge implements Transport {
 
   private scheduleRetry(): void {
     if (this.stopping || this.retryTimer) return;
-    const delay = backoffMs(++this.attempt, this.o.reconnectMax);
+    const delay = backoffMs(++this.attempt, RECONNECT_BASE_MS, this.o.reconnectMax * 1000);
     this.d.log.info({ attempt: this.attempt, delayMs: delay }, "reconnecting to the XMPP server");
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;

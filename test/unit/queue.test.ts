@@ -1,7 +1,8 @@
 // Store-and-forward rules and the queue table, on real SQLite in a temp dir.
 import { afterEach, beforeEach, test } from "node:test";
 import assert from "node:assert/strict";
-import { afterTemporary, keptTtl, planPush, retryDelayMs, type QueuePolicy } from "../../src/queue.ts";
+import { afterTemporary, keptTtl, planPush, type QueuePolicy } from "../../src/queue.ts";
+import { backoffMs } from "../../src/backoff.ts";
 import { QueueStore, type NewMessage } from "../../src/store/queue.ts";
 import { openDb } from "../../src/store/db.ts";
 import { fixture, type Fixture } from "./_db.ts";
@@ -29,10 +30,10 @@ test("a temporary failure queues a message that may wait and refuses one that ma
 });
 
 test("retry delays double from the base up to the ceiling, jittered in the upper half", () => {
-  assert.equal(retryDelayMs(1, 1000, 60_000, () => 1), 1000);
-  assert.equal(retryDelayMs(1, 1000, 60_000, () => 0), 500);
-  assert.equal(retryDelayMs(4, 1000, 60_000, () => 1), 8000);
-  assert.equal(retryDelayMs(20, 1000, 60_000, () => 1), 60_000);
+  assert.equal(backoffMs(1, 1000, 60_000, () => 1), 1000);
+  assert.equal(backoffMs(1, 1000, 60_000, () => 0), 500);
+  assert.equal(backoffMs(4, 1000, 60_000, () => 1), 8000);
+  assert.equal(backoffMs(20, 1000, 60_000, () => 1), 60_000);
 });
 
 let f: Fixture;
