@@ -45,9 +45,6 @@ export class RegistrationStore {
       deleteEndpoint: db.prepare<[string]>("DELETE FROM registrations WHERE endpoint = ?"),
       deleteBare: db.prepare<[string]>("DELETE FROM registrations WHERE bare = ?"),
       deleteExpired: db.prepare<[number]>("DELETE FROM registrations WHERE expires_at IS NOT NULL AND expires_at <= ?"),
-      countByDialect: db.prepare<[], { dialect: Dialect; n: number }>(
-        "SELECT dialect, count(*) AS n FROM registrations GROUP BY dialect",
-      ),
       // For the operator's tools and metrics (src/admin, src/metrics.ts).
       all: db.prepare<[], Registration>("SELECT * FROM registrations ORDER BY id"),
       byPrefix: db.prepare<{ prefix: string; limit: number }, Registration>(
@@ -97,17 +94,11 @@ export class RegistrationStore {
     return changes;
   }
 
-  countByDialect(): Record<Dialect, number> {
-    const out: Record<Dialect, number> = { 1: 0, 2: 0 };
-    for (const row of this.q.countByDialect.all()) out[row.dialect] = row.n;
-    return out;
-  }
-
   all = (): Registration[] => this.q.all.all();
   /** Registrations whose endpoint token starts with `prefix`, at most `limit` of them. */
   byPrefix = (prefix: string, limit: number): Registration[] => this.q.byPrefix.all({ prefix, limit });
 
-  /** Like countByDialect, without registrations past their expiry that the sweep has not removed yet. */
+  /** Registrations per dialect, without those past their expiry that the sweep has not removed yet. */
   countLiveByDialect = (now: number): Record<Dialect, number> => {
     const out: Record<Dialect, number> = { 1: 0, 2: 0 };
     for (const row of this.q.countLive.all(now)) out[row.dialect] = row.n;

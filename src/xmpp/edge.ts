@@ -59,10 +59,6 @@ export class XmppEdge implements Transport {
     return this.o.domain;
   }
 
-  get inflight(): number {
-    return this.caller.inflight;
-  }
-
   nextId(): string {
     return `${this.idPrefix}${(this.idCounter++).toString(36)}`;
   }

@@ -371,15 +371,15 @@ test("a registration freed by unregister makes room under the cap", () => {
 
 // store extras
 
-test("countByDialect counts each dialect's registrations", () => {
+test("countLiveByDialect counts each dialect's registrations", () => {
   const f = fixture();
   try {
     ok(f.registry.register1("a@example.org/r", "T1"));
     ok(f.registry.register1("a@example.org/r", "T2"));
     ok(f.registry.register2("a@example.org/r", APP, INST));
-    assert.deepEqual(f.store.countByDialect(), { 1: 2, 2: 1 });
+    assert.deepEqual(f.store.countLiveByDialect(f.clock.t), { 1: 2, 2: 1 });
     assert.equal(f.store.deleteBare("a@example.org"), 3);
-    assert.deepEqual(f.store.countByDialect(), { 1: 0, 2: 0 });
+    assert.deepEqual(f.store.countLiveByDialect(f.clock.t), { 1: 0, 2: 0 });
   } finally {
     f.close();
   }
