@@ -47,6 +47,9 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
   const presence = new PresenceBook();
   const endpointUrl = (token: string): string => `${config.http.publicUrl}/up/${token}`;
 
+  const queue = new QueueStore(db);
+  // isOnline names the edge, built below: it runs only at scrape time.
+  const metrics = new Metrics({ registrations: store.countLiveByDialect, isOnline: () => edge.online, now, queueDepth: queue.depth });
   const bounces = new BounceHandler({
     byBare: store.byBare,
     revoke: (e) => registry.revoke(e),
@@ -54,7 +57,8 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
     onBounce: (condition) => metrics.countBounce(condition),
   });
 
-  // The flusher is built below: these closures run only once the edge is up.
+  // Edge, push service and flusher need each other: the flusher is built last,
+  // and the closures that name it run only once the edge is up.
   const edge = new XmppEdge(
     { ...config.xmpp, maxInflight: config.push.maxInflight },
     {
@@ -65,8 +69,6 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
       onBounce: bounces.handle,
     },
   );
-  const queue = new QueueStore(db);
-  const metrics = new Metrics({ registrations: store.countLiveByDialect, isOnline: () => edge.online, now, queueDepth: queue.depth });
   const pushes = new PushService({
     registry,
     presence,
