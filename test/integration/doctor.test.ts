@@ -163,7 +163,7 @@ test("doctor beside a running gateway (kick_old) leaves it its link: pushes keep
     t.diagnostic(`\n${r.out}`);
     assert.equal(r.code, 0, r.out + r.err);
     assert.match(line(r.out, "gateway"), /a gateway answers at http:\/\/127\.0\.0\.1:\d+ \(\[http\] listen\), component link online/);
-    assert.match(line(r.out, "xmpp handshake"), /^OK\s+xmpp handshake\s+the running gateway is online as up\.localhost .*the doctor does not connect/);
+    assert.match(line(r.out, "xmpp handshake"), /^OK\s+xmpp handshake\s+the running gateway is online as up\.localhost \(its \/healthz\): the server accepted the secret; not repeated/);
     assert.match(line(r.out, "disco#items localhost"), /^SKIP/);
     assert.match(line(r.out, "public_url reachable"), /^OK/);
     assert.ok(statuses.length >= 3, `pushes during the run: ${statuses.length}`);
