@@ -72,6 +72,7 @@ export function runAdmin(argv: readonly string[], io: AdminIo): number | Promise
   if (command === "show" && arg === undefined) return usage(io, "show needs an ENDPOINT");
   if (command === "revoke" && (arg === undefined) === (o.jid === undefined)) return usage(io, "revoke needs an ENDPOINT or --jid JID (one of them)");
   if (command === "push" && arg === undefined && o.jid === undefined) return usage(io, "push needs an ENDPOINT or --jid JID");
+  if (o.ttl !== undefined && command !== "push") return usage(io, "--ttl goes with push");
   const ttl = o.ttl === undefined ? undefined : Number(o.ttl);
   if (ttl !== undefined && !(Number.isInteger(ttl) && ttl >= 0)) return usage(io, "--ttl must be a whole number of seconds");
   if ((command === "push" || command === "doctor") && o.config === undefined) return usage(io, `${command} needs --config FILE: it talks to the gateway at its [http] listen`);
