@@ -24,7 +24,8 @@ commands:
   purge-expired                 delete registrations past their expiry
   push ENDPOINT [TEXT]          send a test notification through the running gateway ([http] listen)
   push --jid JID [TEXT]           ... to every live registration of the account; [--ttl SECONDS]
-  doctor                        check config, database, XMPP link, TTLs and public_url (needs --config)
+  doctor [--no-link]            check config, database, XMPP link, TTLs and public_url (needs --config);
+                                --no-link: no component handshake (a gateway elsewhere holds the link)
   migrate                       bring the database schema up to date; refuses while a gateway has it open
 
 ENDPOINT is an endpoint URL, its token, or at least ${cmd.MIN_PREFIX} characters of the token as 'list' shows it.`;
@@ -52,6 +53,7 @@ export function runAdmin(argv: readonly string[], io: AdminIo): number | Promise
         json: { type: "boolean" },
         jid: { type: "string" },
         ttl: { type: "string" },
+        "no-link": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -76,7 +78,8 @@ export function runAdmin(argv: readonly string[], io: AdminIo): number | Promise
   const ttl = o.ttl === undefined ? undefined : Number(o.ttl);
   if (ttl !== undefined && !(Number.isInteger(ttl) && ttl >= 0)) return usage(io, "--ttl must be a whole number of seconds");
   if ((command === "push" || command === "doctor") && o.config === undefined) return usage(io, `${command} needs --config FILE: it talks to the gateway at its [http] listen`);
-  if (command === "doctor") return runDoctor(o.config!, o.json === true, io);
+  if (o["no-link"] && command !== "doctor") return usage(io, "--no-link goes with doctor");
+  if (command === "doctor") return runDoctor(o.config!, { json: o.json === true, noLink: o["no-link"] === true }, io);
 
   let path: string, publicUrl: string | undefined, listen: { host: string; port: number } | undefined;
   if (o.config !== undefined) {

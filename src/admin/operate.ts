@@ -49,8 +49,8 @@ function pushTargets(d: AdminDeps, a: PushArgs): Target[] | string {
   return isTokenShaped(token) ? [{ token, jid: null }] : found.error;
 }
 
-export async function runDoctor(configFile: string, json: boolean, io: AdminIo): Promise<number> {
-  const checks = await doctor(configFile, { env: process.env });
-  io.out(json ? JSON.stringify(checks, null, 2) : doctorText(checks));
+export async function runDoctor(configFile: string, o: { json: boolean; noLink: boolean }, io: AdminIo): Promise<number> {
+  const checks = await doctor(configFile, { env: process.env, noLink: o.noLink });
+  io.out(o.json ? JSON.stringify(checks, null, 2) : doctorText(checks));
   return failed(checks) ? 1 : 0;
 }

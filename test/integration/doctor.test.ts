@@ -79,6 +79,14 @@ test("the secret from UP_GATEWAY_XMPP_SECRET counts, as for the gateway", async 
   assert.match(line(r.out, "xmpp handshake"), /^OK/);
 });
 
+test("--no-link makes no handshake: the link checks are SKIPped", async () => {
+  const { config } = await setup({ xmpp: { secret: "not-the-secret" } });
+  const r = await admin(["--config", config, "doctor", "--no-link"]);
+  assert.equal(r.code, 0, r.out);
+  assert.match(line(r.out, "xmpp handshake"), /^SKIP\s+xmpp handshake\s+not tried \(--no-link\)/);
+  assert.match(line(r.out, "xmpp port"), /^OK/);
+});
+
 test("a stopped XMPP server: the component port does not answer", async (t) => {
   const own = await startProsody();
   try {

@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
+import { databaseChecks } from "../../src/admin/doctor/database.ts";
 import { parseConfig, type Config } from "../../src/config.ts";
 import { configRules, publicUrlScheme, RENEWAL_WINDOW } from "../../src/admin/doctor/rules.ts";
 import { classify } from "../../src/admin/push.ts";
@@ -68,4 +72,22 @@ test("a wildcard [http] listen is reached on loopback", () => {
   assert.equal(localBase("::", 8080), "http://[::1]:8080");
   assert.equal(localBase("::1", 8080), "http://[::1]:8080");
   assert.equal(localBase("10.0.0.5", 80), "http://10.0.0.5:80");
+});
+
+test("database checks: a missing directory fails, a missing file only warns, a file that is not a database fails", () => {
+  const dir = mkdtempSync(join(tmpdir(), "up-doctor-unit-"));
+  try {
+    const [noDir] = databaseChecks(join(dir, "nope", "g.db"));
+    assert.equal(noDir!.level, "FAIL");
+    assert.match(noDir!.message, /does not exist, and the gateway does not create it/);
+    const missing = databaseChecks(join(dir, "g.db"));
+    assert.deepEqual(missing.map((c) => [c.name, c.level]), [["database", "WARN"], ["database writable", "OK"], ["disk space", "OK"]]);
+    const junk = join(dir, "junk.db");
+    writeFileSync(junk, "not a database ".repeat(100));
+    const checks = databaseChecks(junk);
+    assert.equal(checks[0]!.level, "FAIL");
+    assert.match(checks[0]!.message, /^cannot open .*junk\.db: file is not a database/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

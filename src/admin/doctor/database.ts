@@ -12,8 +12,11 @@ const FAIL_BELOW = 64 * MiB; // a queue burst or a WAL checkpoint can take this 
 const WARN_BELOW = 1024 * MiB;
 
 export function databaseChecks(path: string): Check[] {
+  if (!existsSync(dirname(path))) {
+    return [fail("database", `the directory ${dirname(path)} does not exist, and the gateway does not create it: create it for the gateway's user, or fix [database] path`)];
+  }
   if (!existsSync(path)) {
-    return [warn("database", `no database at ${path} yet: the gateway creates it at its first start; if it has started before, [database] path is wrong`), ...disk(path)];
+    return [warn("database", `no database at ${path} yet: the gateway creates it at its first start; if it has started before, [database] path is wrong`), writable(path), ...disk(path)];
   }
   const checks: Check[] = [];
   try {
@@ -42,7 +45,7 @@ function schema(found: number): Check {
 function writable(path: string): Check {
   const name = "database writable";
   for (const p of [path, `${path}-wal`, dirname(path)]) {
-    if (p.endsWith("-wal") && !existsSync(p)) continue;
+    if (p !== dirname(path) && !existsSync(p)) continue; // not there yet: the directory decides
     try {
       accessSync(p, constants.W_OK);
     } catch (err) {

@@ -15,6 +15,7 @@ import { xmppChecks } from "./xmpp.ts";
 export interface DoctorDeps {
   env: NodeJS.ProcessEnv; // the secret may live in UP_GATEWAY_XMPP_SECRET, as for the gateway
   lookup?: LookupFunction; // where public_url's host resolves (default: DNS)
+  noLink?: boolean; // never handshake: another machine's gateway may hold the link
 }
 
 export async function doctor(configFile: string, d: DoctorDeps): Promise<Check[]> {
@@ -36,7 +37,7 @@ export async function doctor(configFile: string, d: DoctorDeps): Promise<Check[]
         : `no gateway answers at ${base} ([http] listen); the checks below connect by themselves`,
     ),
     ...databaseChecks(config.database.path),
-    ...(await xmppChecks(config.xmpp, gateway)),
+    ...(await xmppChecks(config.xmpp, gateway, d.noLink === true)),
     ...configRules(config),
     publicUrlScheme(config.http.publicUrl),
     await publicUrlReach(config.http.publicUrl, config.http, gateway.running, d.lookup),
