@@ -84,7 +84,8 @@ export function runAdmin(argv: readonly string[], io: AdminIo): number | Promise
   let path: string, publicUrl: string | undefined, listen: { host: string; port: number } | undefined;
   if (o.config !== undefined) {
     try {
-      // The admin tool never connects, so a secret kept only in the service's environment is not needed here.
+      // None of these commands logs in to the XMPP server, so a secret kept only in the
+      // service's environment is not needed (doctor loads the config itself, with the environment).
       const config = loadConfig(o.config, { [SECRET_ENV]: "unused-by-admin" });
       path = o.database ?? config.database.path;
       publicUrl = config.http.publicUrl;
@@ -126,7 +127,13 @@ export function runAdmin(argv: readonly string[], io: AdminIo): number | Promise
 }
 
 function migrateCommand(path: string, io: AdminIo): number {
-  const r = migrateAlone(path);
+  let r;
+  try {
+    r = migrateAlone(path);
+  } catch (err) {
+    io.err(`not migrated: ${path}: ${(err as Error).message}`);
+    return EXIT.failed;
+  }
   if (!r.ok) {
     io.err(`not migrated: ${r.error}`);
     return EXIT.failed;
