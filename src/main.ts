@@ -4,6 +4,7 @@ import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "./config.ts";
 import { createLogger } from "./log.ts";
 import { start } from "./app.ts";
+import { SchemaError } from "./store/schema.ts";
 
 const USAGE = "usage: up-gateway --config FILE [--check-config]";
 
@@ -38,7 +39,14 @@ async function main(): Promise<number> {
     return 0;
   }
   const log = createLogger(config.log.level);
-  const gateway = await start(config, log);
+  let gateway;
+  try {
+    gateway = await start(config, log);
+  } catch (err) {
+    if (!(err instanceof SchemaError)) throw err;
+    console.error(`database.path ${config.database.path}: ${err.message}`);
+    return 78; // EX_CONFIG: restarting cannot help, so systemd's RestartPreventExitStatus=78 holds it
+  }
   return new Promise((resolve) => {
     let stopping = false;
     const shutdown = (signal: string): void => {

@@ -1,14 +1,18 @@
 // `up-gateway-admin`: the operator's view of the gateway's database, on the
 // same config file as the gateway. Exit codes: 0 done, 1 the command could
-// not be carried out (unknown registration, no database), 2 usage, 78 config.
+// not be carried out (unknown registration, no database, a schema this
+// version does not use, nothing delivered, a doctor FAIL), 2 usage, 78 config.
+// Only `migrate` changes the schema; the others open the database as it is.
 import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig, SECRET_ENV } from "../config.ts";
 import { openDb, type Db } from "../store/db.ts";
+import { migrateAlone, requireCurrentSchema, SchemaError } from "../store/schema.ts";
 import { QueueStore } from "../store/queue.ts";
 import { RegistrationStore } from "../store/registrations.ts";
 import * as cmd from "./commands.ts";
 import { pairs, table, when } from "./format.ts";
+import { runDoctor, runPush } from "./operate.ts";
 
 export const USAGE = `usage: up-gateway-admin (--config FILE | --database PATH) [--json] COMMAND
 
@@ -18,6 +22,11 @@ commands:
   show ENDPOINT                 one registration in full
   revoke ENDPOINT | --jid JID   delete registrations; their endpoints answer 404 from then on
   purge-expired                 delete registrations past their expiry
+  push ENDPOINT [TEXT]          send a test notification through the running gateway ([http] listen)
+  push --jid JID [TEXT]           ... to every live registration of the account; [--ttl SECONDS]
+  doctor [--no-link]            check config, database, XMPP link, TTLs and public_url (needs --config);
+                                --no-link: no component handshake (a gateway elsewhere holds the link)
+  migrate                       bring the database schema up to date; refuses while a gateway has it open
 
 ENDPOINT is an endpoint URL, its token, or at least ${cmd.MIN_PREFIX} characters of the token as 'list' shows it.`;
 
@@ -28,10 +37,11 @@ export interface AdminIo {
 }
 
 const EXIT = { ok: 0, failed: 1, usage: 2, config: 78 } as const;
-const COMMANDS = ["stats", "list", "show", "revoke", "purge-expired"];
-const TAKES_ARG = ["show", "revoke"];
+const COMMANDS = ["stats", "list", "show", "revoke", "purge-expired", "push", "doctor", "migrate"];
+const TAKES_ARG = ["show", "revoke", "push"];
 
-export function runAdmin(argv: readonly string[], io: AdminIo): number {
+/** Database commands finish synchronously; push and doctor talk to the network. */
+export function runAdmin(argv: readonly string[], io: AdminIo): number | Promise<number> {
   let args;
   try {
     args = parseArgs({
@@ -42,13 +52,18 @@ export function runAdmin(argv: readonly string[], io: AdminIo): number {
         database: { type: "string", short: "d" },
         json: { type: "boolean" },
         jid: { type: "string" },
+        ttl: { type: "string" },
+        "no-link": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     });
   } catch (err) {
     return usage(io, (err as Error).message);
   }
-  const { values: o, positionals: [command, arg, ...extra] } = args;
+  const { values: o, positionals } = args;
+  // push takes its TEXT after the ENDPOINT (or alone with --jid)
+  const [command, arg, ...extra] = positionals[0] === "push" && o.jid !== undefined ? ["push", undefined, ...positionals.slice(1)] : positionals;
+  const text = command === "push" ? extra.shift() : undefined;
   if (o.help) {
     io.out(USAGE);
     return EXIT.ok;
@@ -58,14 +73,23 @@ export function runAdmin(argv: readonly string[], io: AdminIo): number {
   if (extra.length > 0 || (arg !== undefined && !TAKES_ARG.includes(command))) return usage(io, `unexpected ${JSON.stringify(extra[0] ?? arg)}`);
   if (command === "show" && arg === undefined) return usage(io, "show needs an ENDPOINT");
   if (command === "revoke" && (arg === undefined) === (o.jid === undefined)) return usage(io, "revoke needs an ENDPOINT or --jid JID (one of them)");
+  if (command === "push" && arg === undefined && o.jid === undefined) return usage(io, "push needs an ENDPOINT or --jid JID");
+  if (o.ttl !== undefined && command !== "push") return usage(io, "--ttl goes with push");
+  const ttl = o.ttl === undefined ? undefined : Number(o.ttl);
+  if (ttl !== undefined && !(Number.isInteger(ttl) && ttl >= 0)) return usage(io, "--ttl must be a whole number of seconds");
+  if ((command === "push" || command === "doctor") && o.config === undefined) return usage(io, `${command} needs --config FILE: it talks to the gateway at its [http] listen`);
+  if (o["no-link"] && command !== "doctor") return usage(io, "--no-link goes with doctor");
+  if (command === "doctor") return runDoctor(o.config!, { json: o.json === true, noLink: o["no-link"] === true }, io);
 
-  let path: string, publicUrl: string | undefined;
+  let path: string, publicUrl: string | undefined, listen: { host: string; port: number } | undefined;
   if (o.config !== undefined) {
     try {
-      // The admin tool never connects, so a secret kept only in the service's environment is not needed here.
+      // None of these commands logs in to the XMPP server, so a secret kept only in the
+      // service's environment is not needed (doctor loads the config itself, with the environment).
       const config = loadConfig(o.config, { [SECRET_ENV]: "unused-by-admin" });
       path = o.database ?? config.database.path;
       publicUrl = config.http.publicUrl;
+      listen = config.http;
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       io.err(err.message);
@@ -79,19 +103,43 @@ export function runAdmin(argv: readonly string[], io: AdminIo): number {
     io.err(`no database at ${path}: check database.path (the gateway creates the file when it first starts)`);
     return EXIT.failed;
   }
+  if (command === "migrate") return migrateCommand(path, io);
   let db: Db;
   try {
-    db = openDb(path);
+    db = openDb(path, { migrate: false });
   } catch (err) {
     io.err(`cannot open the database at ${path}: ${(err as Error).message}`);
     return EXIT.failed;
   }
   try {
+    requireCurrentSchema(db);
     const deps: cmd.AdminDeps = { store: new RegistrationStore(db), queue: new QueueStore(db), now: io.now, ...(publicUrl && { publicUrl }) };
-    return dispatch(command, arg, o, deps, io);
+    if (command !== "push") return dispatch(command, arg, o, deps, io);
+    // runPush reads its targets before it returns: the database closes before the first request.
+    return runPush(deps, { key: arg, jid: o.jid, text, ttl, listen: listen!, json: o.json === true }, io);
+  } catch (err) {
+    if (!(err instanceof SchemaError)) throw err;
+    io.err(`database ${path}: ${err.message}`);
+    return EXIT.failed;
   } finally {
     db.close();
   }
+}
+
+function migrateCommand(path: string, io: AdminIo): number {
+  let r;
+  try {
+    r = migrateAlone(path);
+  } catch (err) {
+    io.err(`not migrated: ${path}: ${(err as Error).message}`);
+    return EXIT.failed;
+  }
+  if (!r.ok) {
+    io.err(`not migrated: ${r.error}`);
+    return EXIT.failed;
+  }
+  io.out(r.from === r.to ? `schema already at version ${r.to}` : `schema migrated from version ${r.from} to ${r.to}`);
+  return EXIT.ok;
 }
 
 function dispatch(command: string, arg: string | undefined, o: { json?: boolean; jid?: string }, d: cmd.AdminDeps, io: AdminIo): number {

@@ -2,8 +2,9 @@
 // `up-gateway-admin` (npm run admin -- ...): see cli.ts.
 import { runAdmin } from "./cli.ts";
 
-process.exitCode = runAdmin(process.argv.slice(2), {
+const code = await runAdmin(process.argv.slice(2), {
   out: (text) => process.stdout.write(`${text}\n`),
   err: (text) => process.stderr.write(`${text}\n`),
   now: Date.now,
 });
+process.exitCode = code;

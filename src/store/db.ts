@@ -1,6 +1,8 @@
-// Opens the SQLite database and brings its schema up to date.
+// Opens the SQLite database and brings its schema up to date (schema.ts).
 import Database from "better-sqlite3";
-import { MIGRATIONS } from "./migrations.ts";
+import { migrate } from "./schema.ts";
+
+export { migrate } from "./schema.ts";
 
 export type Db = Database.Database;
 
@@ -10,25 +12,19 @@ export type Db = Database.Database;
  * was answered; only a power loss can take the last commits, and FULL would
  * cost an fsync per push on the hot path.
  */
-export function openDb(path: string): Db {
+export function openDb(path: string, opts: { migrate?: boolean } = {}): Db {
   const db = new Database(path);
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = NORMAL");
   db.pragma("foreign_keys = ON");
   db.pragma("busy_timeout = 5000");
-  migrate(db);
+  if (opts.migrate !== false) {
+    try {
+      migrate(db);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
   return db;
-}
-
-export function migrate(db: Db): void {
-  const current = db.pragma("user_version", { simple: true }) as number;
-  if (current > MIGRATIONS.length) {
-    throw new Error(`database schema version ${current} is newer than this gateway knows (${MIGRATIONS.length}); upgrade the gateway`);
-  }
-  for (let v = current; v < MIGRATIONS.length; v++) {
-    db.transaction(() => {
-      db.exec(MIGRATIONS[v]!);
-      db.pragma(`user_version = ${v + 1}`);
-    })();
-  }
 }

@@ -228,3 +228,17 @@ test("tables align columns by their widest cell and times print as UTC minutes",
   assert.equal(when(T0), "2026-01-15 12:00Z");
   assert.equal(short("abcdefghijkl"), "abcdefgh…");
 });
+
+test("push and doctor need the gateway's config; --ttl is a whole number and only for push, --no-link only for doctor", async () => {
+  const f = fixture();
+  try {
+    for (const argv of [["push", "abcdefgh"], ["push", "--jid", "a@b"], ["doctor"], ["push", "abcdefgh", "--ttl", "soon"], ["stats", "--ttl", "5"], ["stats", "--no-link"], ["push"]]) {
+      const err: string[] = [];
+      const code = await runAdmin(["--database", f.path, ...argv], { out: () => {}, err: (s) => err.push(s), now: Date.now });
+      assert.equal(code, 2, argv.join(" "));
+      assert.match(err.join(), /usage: up-gateway-admin/);
+    }
+  } finally {
+    f.close();
+  }
+});

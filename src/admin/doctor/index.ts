@@ -1,0 +1,53 @@
+// `up-gateway-admin doctor`: every check an operator would otherwise do by
+// hand, in the order a broken setup fails, each with what to do about it.
+// Safe beside a running gateway: it reads the database read-only, and leaves
+// the component link to the gateway (xmpp.ts says why).
+import type { LookupFunction } from "node:net";
+import { ConfigError, loadConfig } from "../../config.ts";
+import { table } from "../format.ts";
+import { localBase, runningGateway } from "../local.ts";
+import { fail, ok, type Check } from "./check.ts";
+import { databaseChecks } from "./database.ts";
+import { publicUrlReach } from "./http.ts";
+import { configRules, publicUrlScheme } from "./rules.ts";
+import { xmppChecks } from "./xmpp.ts";
+
+export interface DoctorDeps {
+  env: NodeJS.ProcessEnv; // the secret may live in UP_GATEWAY_XMPP_SECRET, as for the gateway
+  lookup?: LookupFunction; // where public_url's host resolves (default: DNS)
+  noLink?: boolean; // never handshake: another machine's gateway may hold the link
+}
+
+export async function doctor(configFile: string, d: DoctorDeps): Promise<Check[]> {
+  let config;
+  try {
+    config = loadConfig(configFile, d.env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    return [fail("config", `${err.message} (nothing else can be checked until the config loads)`)];
+  }
+  const base = localBase(config.http.host, config.http.port);
+  const gateway = await runningGateway(base);
+  return [
+    ok("config", `${configFile} is valid`),
+    ok(
+      "gateway",
+      gateway.running
+        ? `a gateway answers at ${base} ([http] listen), component link ${gateway.online ? "online" : "down"}`
+        : `no gateway answers at ${base} ([http] listen); the checks below connect by themselves`,
+    ),
+    ...databaseChecks(config.database.path),
+    ...(await xmppChecks(config.xmpp, gateway, d.noLink === true)),
+    ...configRules(config),
+    publicUrlScheme(config.http.publicUrl),
+    await publicUrlReach(config.http.publicUrl, config.http, gateway.running, d.lookup),
+  ];
+}
+
+export const failed = (checks: readonly Check[]): boolean => checks.some((c) => c.level === "FAIL");
+
+export function doctorText(checks: readonly Check[]): string {
+  const counts = ["OK", "WARN", "FAIL", "SKIP"].map((l) => [l, checks.filter((c) => c.level === l).length] as const).filter(([, n]) => n > 0);
+  const lines = table(["", "", ""], checks.map((c) => [c.level, c.name, c.message])).split("\n").slice(1);
+  return [...lines, "", counts.map(([l, n]) => `${n} ${l}`).join(", ")].join("\n");
+}

@@ -1,0 +1,56 @@
+// The admin commands that talk to the network rather than only the database:
+// `push` (through the running gateway) and `doctor`.
+import { bareJid } from "../jid.ts";
+import { isTokenShaped } from "../tokens.ts";
+import type { AdminIo } from "./cli.ts";
+import { find, type AdminDeps } from "./commands.ts";
+import { doctor, doctorText, failed } from "./doctor/index.ts";
+import { localBase } from "./local.ts";
+import { anyTaken, pushAll, sentText, type Target } from "./push.ts";
+
+const PUSH_TIMEOUT_MS = 15_000; // above the gateway's own answer time, so its answer is what we report
+
+export interface PushArgs {
+  key?: string; // ENDPOINT as `show` takes it
+  jid?: string;
+  text?: string;
+  ttl?: number;
+  listen: { host: string; port: number };
+  json: boolean;
+}
+
+/** Reads the targets from the database at once (read-only), then pushes to each. */
+export function runPush(d: AdminDeps, a: PushArgs, io: AdminIo): number | Promise<number> {
+  const targets = pushTargets(d, a);
+  if (typeof targets === "string") {
+    io.err(targets);
+    return 1;
+  }
+  const text = a.text ?? `Test notification from up-gateway-admin, ${new Date(d.now()).toISOString()}`;
+  const base = localBase(a.listen.host, a.listen.port);
+  return pushAll(targets, { base, text, ttl: a.ttl, timeoutMs: PUSH_TIMEOUT_MS }).then((sent) => {
+    io.out(a.json ? JSON.stringify(sent, null, 2) : sentText(sent));
+    return anyTaken(sent) ? 0 : 1;
+  });
+}
+
+function pushTargets(d: AdminDeps, a: PushArgs): Target[] | string {
+  const now = d.now();
+  if (a.jid !== undefined) {
+    const account = bareJid(a.jid);
+    const live = d.store.byBare(account).filter((r) => r.expires_at === null || r.expires_at > now);
+    return live.length > 0 ? live.map((r) => ({ token: r.endpoint, jid: r.jid })) : `no live registrations for ${account}`;
+  }
+  const found = find(d, a.key!);
+  if (found.ok) return [{ token: found.value.endpoint, jid: found.value.jid }];
+  // A whole endpoint that is not (or no longer) in the database still goes to
+  // the gateway: its answer is what an app server would get.
+  const token = a.key!.trim().split("/up/").pop()!;
+  return isTokenShaped(token) ? [{ token, jid: null }] : found.error;
+}
+
+export async function runDoctor(configFile: string, o: { json: boolean; noLink: boolean }, io: AdminIo): Promise<number> {
+  const checks = await doctor(configFile, { env: process.env, noLink: o.noLink });
+  io.out(o.json ? JSON.stringify(checks, null, 2) : doctorText(checks));
+  return failed(checks) ? 1 : 0;
+}

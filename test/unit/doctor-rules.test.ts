@@ -1,0 +1,93 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { databaseChecks } from "../../src/admin/doctor/database.ts";
+import { parseConfig, type Config } from "../../src/config.ts";
+import { configRules, publicUrlScheme, RENEWAL_WINDOW } from "../../src/admin/doctor/rules.ts";
+import { classify } from "../../src/admin/push.ts";
+import { localBase } from "../../src/admin/local.ts";
+
+const config = (push: Record<string, unknown> = {}, limits: Record<string, unknown> = {}, publicUrl = "https://up.example.org"): Config =>
+  parseConfig({
+    xmpp: { service: "xmpp://127.0.0.1:5347", domain: "up.example.org", secret: "s" },
+    http: { listen: "127.0.0.1:8080", public_url: publicUrl },
+    database: { path: "/tmp/x.db" },
+    push,
+    limits,
+  });
+const level = (c: Config, name: string): string => configRules(c).find((x) => x.name === name)?.level ?? "none";
+
+test("the defaults pass every rule", () => {
+  assert.deepEqual(configRules(config()).map((c) => c.level), ["OK", "OK", "OK"]);
+});
+
+test("registration_ttl: inside Conversations' 24 h window fails, under 3 days warns, above is fine", () => {
+  assert.equal(level(config({ registration_ttl: RENEWAL_WINDOW }), "registration_ttl"), "FAIL");
+  assert.equal(level(config({ registration_ttl: RENEWAL_WINDOW + 1 }), "registration_ttl"), "WARN");
+  assert.equal(level(config({ registration_ttl: 3 * 86400 }), "registration_ttl"), "OK");
+});
+
+test("nothing kept for offline phones warns, naming which key", () => {
+  const zeroMax = configRules(config({ default_ttl: 0, max_ttl: 0 })).find((c) => c.name === "default_ttl / max_ttl")!;
+  assert.equal(zeroMax.level, "WARN");
+  assert.match(zeroMax.message, /^max_ttl is 0/);
+  assert.match(configRules(config({ default_ttl: 0 })).find((c) => c.name === "default_ttl / max_ttl")!.message, /^default_ttl is 0/);
+  assert.equal(level(config({ default_ttl: 600 }), "default_ttl / max_ttl"), "WARN");
+});
+
+test("small bursts and very low rates warn", () => {
+  assert.equal(level(config({}, { endpoint_burst: 5 }), "rate limits"), "WARN");
+  assert.equal(level(config({}, { endpoint_rate: 0.05 }), "rate limits"), "WARN");
+});
+
+test("answer_within is checked when the config has it: at most 2 s is OK, above warns, 10 s fails", () => {
+  const withAnswer = (s: number): Config => ({ ...config(), push: { ...config().push, answerWithin: s } }) as Config;
+  assert.equal(level(config(), "answer_within"), "none");
+  assert.equal(level(withAnswer(2), "answer_within"), "OK");
+  assert.equal(level(withAnswer(5), "answer_within"), "WARN");
+  assert.equal(level(withAnswer(10), "answer_within"), "FAIL");
+});
+
+test("public_url: https OK, http on loopback OK, http on a public host WARN", () => {
+  assert.equal(publicUrlScheme("https://up.example.org").level, "OK");
+  assert.equal(publicUrlScheme("http://127.0.0.1:8080").level, "OK");
+  assert.equal(publicUrlScheme("http://localhost:8080").level, "OK");
+  assert.equal(publicUrlScheme("http://[::1]:8080").level, "OK");
+  assert.equal(publicUrlScheme("http://up.example.org").level, "WARN");
+});
+
+test("admin push reads the gateway's answers as its status table writes them", () => {
+  const h = (ttl: string | null, retryAfter: string | null = null) => ({ ttl, retryAfter });
+  assert.deepEqual(classify(201, h("0"), ""), { result: "delivered" });
+  assert.deepEqual(classify(201, h("3600"), ""), { result: "queued", ttl: 3600 });
+  assert.equal(classify(404, h(null), "").result, "gone");
+  assert.deepEqual(classify(429, h(null, "5"), '{"error":"too many messages for this endpoint"}'), { result: "refused", retryAfter: 5, reason: "too many messages for this endpoint" });
+  assert.deepEqual(classify(502, h(null), "<html>"), { result: "refused" });
+});
+
+test("a wildcard [http] listen is reached on loopback", () => {
+  assert.equal(localBase("0.0.0.0", 8080), "http://127.0.0.1:8080");
+  assert.equal(localBase("::", 8080), "http://[::1]:8080");
+  assert.equal(localBase("::1", 8080), "http://[::1]:8080");
+  assert.equal(localBase("10.0.0.5", 80), "http://10.0.0.5:80");
+});
+
+test("database checks: a missing directory fails, a missing file only warns, a file that is not a database fails", () => {
+  const dir = mkdtempSync(join(tmpdir(), "up-doctor-unit-"));
+  try {
+    const [noDir] = databaseChecks(join(dir, "nope", "g.db"));
+    assert.equal(noDir!.level, "FAIL");
+    assert.match(noDir!.message, /does not exist, and the gateway does not create it/);
+    const missing = databaseChecks(join(dir, "g.db"));
+    assert.deepEqual(missing.map((c) => [c.name, c.level]), [["database", "WARN"], ["database writable", "OK"], ["disk space", "OK"]]);
+    const junk = join(dir, "junk.db");
+    writeFileSync(junk, "not a database ".repeat(100));
+    const checks = databaseChecks(junk);
+    assert.equal(checks[0]!.level, "FAIL");
+    assert.match(checks[0]!.message, /^cannot open .*junk\.db: file is not a database/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
