@@ -4,6 +4,7 @@ import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "./config.ts";
 import { createLogger } from "./log.ts";
 import { start } from "./app.ts";
+import { checkDb, DbOpenError } from "./store/db.ts";
 
 const USAGE = "usage: up-gateway --config FILE [--check-config]";
 
@@ -34,11 +35,27 @@ async function main(): Promise<number> {
     throw err;
   }
   if (args.values["check-config"]) {
+    try {
+      checkDb(config.database.path);
+    } catch (err) {
+      if (!(err instanceof DbOpenError)) throw err;
+      console.error(err.message);
+      return 78;
+    }
     console.log(JSON.stringify({ ...config, xmpp: { ...config.xmpp, secret: "********" } }, null, 2));
     return 0;
   }
   const log = createLogger(config.log.level);
-  const gateway = await start(config, log);
+  let gateway;
+  try {
+    gateway = await start(config, log);
+  } catch (err) {
+    if (!(err instanceof DbOpenError)) throw err;
+    // one line for the operator; the stack only helps us, at debug
+    log.debug({ err: err.cause }, "database open failed");
+    console.error(err.message);
+    return 78; // EX_CONFIG
+  }
   return new Promise((resolve) => {
     let stopping = false;
     const shutdown = (signal: string): void => {
