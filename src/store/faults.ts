@@ -22,8 +22,8 @@ export function isStoreFault(err: unknown): err is Error & { code: string } {
   return typeof code === "string" && WRITE_FAULTS.some((f) => code === f || code.startsWith(`${f}_`));
 }
 
-/** Where a store fault is reported: src/store/health.ts. */
-export type FaultSink = { fault(op: string, err: Error & { code: string }): void; wrote(): void };
+/** Where a store fault is reported: src/store/health.ts. `problem` is set while writes fail. */
+export type FaultSink = { fault(op: string, err: Error & { code: string }): void; wrote(): void; readonly problem?: string | undefined };
 
 /** Runs a write; a store fault is reported and comes back as `undefined`, anything else is a bug and throws. */
 export function tryWrite<T>(sink: FaultSink | undefined, op: string, write: () => T): T | undefined {

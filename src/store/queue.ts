@@ -105,10 +105,20 @@ export class QueueStore {
     return live;
   };
   count = (registration: number, now: number): number => this.q.live.get(registration, now)!.n;
-  head = (registration: number, now: number): Head | undefined => this.q.head.get(registration, now);
+  /**
+   * None while the store cannot write: a message delivered now could not be
+   * deleted, and would be sent again on every retry. The sweep after the
+   * store heals hands them out again.
+   */
+  head = (registration: number, now: number): Head | undefined =>
+    this.faults?.problem === undefined ? this.q.head.get(registration, now) : undefined;
 
-  /** After the distributor's IQ result, and only then. */
-  remove = (id: number): boolean => this.q.remove.run(id).changes > 0;
+  /** After the distributor's IQ result, and only then. A store fault is reported, then thrown: the flush stops there. */
+  remove = (id: number): boolean => {
+    const r = tryWrite(this.faults, "remove", () => this.q.remove.run(id).changes > 0);
+    if (r === undefined) throw new Error(`cannot delete delivered message ${id}: the store cannot write (it may be sent again)`);
+    return r;
+  };
 
   /** Drops messages whose TTL has run out; returns how many went (0 while the store cannot write: they are dropped later). */
   expire = (now: number): number => tryWrite(this.faults, "expire", () => this.q.expire.run(now).changes) ?? 0;

@@ -190,3 +190,20 @@ test("StoreHealth answers /healthz from a recent write without probing again", (
   health.current();
   assert.equal(probes, 1);
 });
+
+test("while the store cannot write no queued message is handed out for delivery, since its delivery could not be recorded", () => {
+  const reg = registered();
+  const writer = new QueueStore(f.db);
+  const stored = writer.enqueue(msg(reg.id), 10);
+  assert.ok(stored.ok);
+  const s = { ...sink(), problem: undefined as string | undefined };
+  const q = new QueueStore(ro, s);
+  assert.equal(q.head(reg.id, f.clock.t)?.id, stored.id);
+  assert.throws(() => q.remove(stored.id), /cannot delete delivered message/);
+  assert.deepEqual(s.seen.faults, ["remove"]);
+  s.problem = "cannot write: attempt to write a readonly database (SQLITE_READONLY)";
+  assert.equal(q.head(reg.id, f.clock.t), undefined);
+  assert.equal(q.hasWaiting(reg.id, f.clock.t), true, "still waiting: a new push queues behind it");
+  s.problem = undefined;
+  assert.equal(q.head(reg.id, f.clock.t)?.id, stored.id);
+});
