@@ -17,10 +17,10 @@ export const DISCOVERY = Object.freeze({ unifiedpush: { gateway: "matrix" } });
 
 export type Notify = { pushkeys: string[]; notification: Record<string, unknown> };
 
-/** The distinct pushkeys of `notification.devices[]`, in order: each device is served once. */
 /** Matrix API standards: M_NOT_JSON for a body that does not parse, M_BAD_JSON for JSON of the wrong shape. */
 export type NotifyError = { error: string; errcode: "M_NOT_JSON" | "M_BAD_JSON" };
 
+/** The distinct pushkeys of `notification.devices[]`, in order: each device is served once. */
 export function parseNotify(body: Buffer): Notify | NotifyError {
   let doc: unknown;
   try {

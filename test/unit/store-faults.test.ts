@@ -151,6 +151,22 @@ test("a Conversations register that cannot be stored is answered with a stanza e
   assert.ok(reply.error.getChild("resource-constraint", "urn:ietf:params:xml:ns:xmpp-stanzas"));
 });
 
+test("a unifiedpush.org register that cannot be stored gets the same wait error, with its reason in register/error", () => {
+  const registry = new Registry({
+    store: new RegistrationStore(ro),
+    now: () => f.clock.t,
+    mint: () => "N".repeat(32),
+    options: { registrationTtl: 86400, allowedDomains: [], maxRegistrationsPerJid: 100 },
+  });
+  const handlers = iqHandlers({ registry, endpointUrl: (t) => `https://up.example.org/up/${t}` });
+  const child = xml("register", { xmlns: "unifiedpush.org" }, xml("token", {}, "public-token"));
+  const reply = handlers.get("set unifiedpush.org register")!("romeo@example.com/phone", child);
+  assert.ok("error" in reply);
+  assert.equal(reply.error.attrs.type, "wait");
+  assert.ok(reply.error.getChild("resource-constraint", "urn:ietf:params:xml:ns:xmpp-stanzas"));
+  assert.match(reply.payload!.getChildText("error")!, /try again later/);
+});
+
 test("StoreHealth logs a burst of failures once, says why, and recovers on the next write that succeeds", () => {
   const lines: Record<string, unknown>[] = [];
   const log = createLogger("info", { write: (s: string) => void lines.push(JSON.parse(s)) });
