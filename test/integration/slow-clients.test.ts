@@ -55,10 +55,11 @@ function dripper(head: string, drip: string): { socket: Socket; ended: Promise<E
 
 const path = (): string => new URL(endpoint).pathname;
 
-test("a body dripped at 1 byte/s is answered 408 within request_timeout + 5 s, and its connection closed", async () => {
+test("a body dripped at 1 byte/s is answered 408 within request_timeout + 5 s, and its connection closed", async (t) => {
   const body = "x".repeat(100);
   const { ended } = dripper(`POST ${path()} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ${body.length}\r\n\r\n`, body);
   const { ms, response } = await ended;
+  t.diagnostic(`408 after ${ms.toFixed(0)} ms (request_timeout ${REQUEST_TIMEOUT} s)`);
   assert.match(response, /^HTTP\/1\.1 408 /, response);
   assert.ok(ms < (REQUEST_TIMEOUT + 5) * 1000, `answered after ${ms} ms`);
   assert.ok(ms >= REQUEST_TIMEOUT * 1000 - 500, `answered after ${ms} ms: before the timeout`);
@@ -80,7 +81,7 @@ test("a request that arrives in time is answered as usual on a gateway with a sh
   await bob.waitForMessage((m) => m.getChildText("body") === "in time");
 });
 
-test("300 half-open connections leave pushes on other connections answered in milliseconds, and are closed by the timeout", async () => {
+test("300 half-open connections leave pushes on other connections answered in milliseconds, and are closed by the timeout", async (t) => {
   const crowd = Array.from({ length: 300 }, (_, i) =>
     dripper(`POST ${path()} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow-${i}: `, "a".repeat(60)),
   );
@@ -94,6 +95,7 @@ test("300 half-open connections leave pushes on other connections answered in mi
   }
   times.sort((a, b) => a - b);
   const median = times[10]!;
+  t.diagnostic(`20 pushes beside 300 half-open connections: median ${median.toFixed(1)} ms, slowest ${times.at(-1)!.toFixed(1)} ms`);
   // milliseconds on an idle machine; the bounds leave room for a loaded CI box
   assert.ok(median < 250, `median ${median.toFixed(1)} ms (all: ${times.map((t) => t.toFixed(0)).join(", ")})`);
   assert.ok(times.at(-1)! < 2000, `slowest ${times.at(-1)!.toFixed(1)} ms`);
