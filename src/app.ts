@@ -3,6 +3,7 @@
 import type { Config } from "./config.ts";
 import type { Logger } from "./log.ts";
 import { openDb, type Db } from "./store/db.ts";
+import { StoreHealth } from "./store/health.ts";
 import { RegistrationStore } from "./store/registrations.ts";
 import { Registry } from "./registry.ts";
 import { PresenceBook } from "./presence.ts";
@@ -15,7 +16,7 @@ import { iqHandlers } from "./xmpp/handlers.ts";
 import { createHttpEdge, type HttpEdge } from "./http/server.ts";
 import { Metrics } from "./metrics.ts";
 import { RateLimiter } from "./ratelimit.ts";
-import { mintToken, type MintToken } from "./tokens.ts";
+import { mintMessageId, mintToken, type MintToken } from "./tokens.ts";
 
 export interface AppDeps {
   now?: () => number;
@@ -33,10 +34,18 @@ const SWEEP_INTERVAL_MS = 60_000; // expired registrations linger at most a minu
 export async function start(config: Config, log: Logger, deps: AppDeps = {}): Promise<Gateway> {
   const now = deps.now ?? Date.now;
   const db = openDb(config.database.path);
+  // Metrics are built below; the fault counter names them only when a write fails.
+  const probe = db.prepare<[number]>("INSERT OR REPLACE INTO store_probe (id, at) VALUES (1, ?)");
+  const health = new StoreHealth({
+    probe: () => void probe.run(now()),
+    log: log.child({ module: "store" }),
+    onFault: (op) => metrics.countStoreFault(op),
+  });
   const store = new RegistrationStore(db);
   const registry = new Registry({
     store,
     now,
+    faults: health,
     mint: deps.mint ?? mintToken,
     options: {
       registrationTtl: config.push.registrationTtl,
@@ -47,9 +56,15 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
   const presence = new PresenceBook();
   const endpointUrl = (token: string): string => `${config.http.publicUrl}/up/${token}`;
 
-  const queue = new QueueStore(db);
+  const queue = new QueueStore(db, health);
   // isOnline names the edge, built below: it runs only at scrape time.
-  const metrics = new Metrics({ registrations: store.countLiveByDialect, isOnline: () => edge.online, now, queueDepth: queue.depth });
+  const metrics = new Metrics({
+    registrations: store.countLiveByDialect,
+    isOnline: () => edge.online,
+    now,
+    queueDepth: queue.depth,
+    storeProblem: () => health.problem,
+  });
   const bounces = new BounceHandler({
     byBare: store.byBare,
     revoke: (e) => registry.revoke(e),
@@ -91,15 +106,16 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
   });
   presence.onAvailable((jid) => flusher.wakeJid(jid));
 
-  let msgCounter = 0;
-  const msgPrefix = Date.now().toString(36);
   const http: HttpEdge = createHttpEdge({
     log: log.child({ module: "http" }),
     pushes,
     registry,
     isOnline: () => edge.online,
     publicUrl: config.http.publicUrl,
-    messageId: () => `${msgPrefix}-${(msgCounter++).toString(36)}`,
+    messageId: mintMessageId,
+    cancel: (id) => queue.cancel(id, now()),
+    storeProblem: () => health.current(),
+    requestTimeoutMs: config.http.requestTimeout * 1000,
     limiter: new RateLimiter({ rate: config.limits.endpointRate, burst: config.limits.endpointBurst }, now),
     metrics,
   });
@@ -110,6 +126,7 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
   }, SWEEP_INTERVAL_MS);
   sweep.unref();
   flusher.start();
+  health.start();
 
   edge.start();
   const port = await http.listen(config.http.host, config.http.port);
@@ -120,6 +137,7 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
     db,
     async stop() {
       clearInterval(sweep);
+      health.stop();
       // No new flushes from here; those in flight end by the time the edge has stopped, their messages still queued.
       const flushed = flusher.stop();
       // In-flight POSTs still need the component link for their IQ answers: close HTTP first.

@@ -19,6 +19,7 @@ export const DEFAULTS = Object.freeze({
   endpointBurst: 100, // bucket size per endpoint
   maxRegistrationsPerJid: 100, // per bare JID
   logLevel: "info",
+  requestTimeout: 30, // s: a request's headers and body must have arrived by then (408); Node's own default is 300
 });
 
 export const SECRET_ENV = "UP_GATEWAY_XMPP_SECRET";
@@ -34,7 +35,7 @@ export interface Config {
     readonly pingInterval: number; // s
     readonly reconnectMax: number; // s
   };
-  readonly http: { readonly host: string; readonly port: number; readonly publicUrl: string };
+  readonly http: { readonly host: string; readonly port: number; readonly publicUrl: string; readonly requestTimeout: number /* s */ };
   readonly database: { readonly path: string };
   readonly push: {
     readonly registrationTtl: number; // s
@@ -83,7 +84,7 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = {}): Config {
 export function parseConfig(doc: Table, env: NodeJS.ProcessEnv = {}): Config {
   const known: Record<string, readonly string[]> = {
     xmpp: ["service", "domain", "secret", "allowed_domains", "ping_interval", "reconnect_max"],
-    http: ["listen", "public_url"],
+    http: ["listen", "public_url", "request_timeout"],
     database: ["path"],
     push: ["registration_ttl", "default_ttl", "max_ttl", "max_queue_per_registration", "timeout", "max_inflight", "queue_sweep_interval"],
     limits: ["endpoint_rate", "endpoint_burst", "max_registrations_per_jid"],
@@ -123,7 +124,11 @@ export function parseConfig(doc: Table, env: NodeJS.ProcessEnv = {}): Config {
       pingInterval: int("xmpp.ping_interval", x.ping_interval, DEFAULTS.pingInterval, 1, 3600),
       reconnectMax: int("xmpp.reconnect_max", x.reconnect_max, DEFAULTS.reconnectMax, 1, 3600),
     },
-    http: { ...listen, publicUrl: parsePublicUrl(requireString("http.public_url", h.public_url)) },
+    http: {
+      ...listen,
+      publicUrl: parsePublicUrl(requireString("http.public_url", h.public_url)),
+      requestTimeout: int("http.request_timeout", h.request_timeout, DEFAULTS.requestTimeout, 1, 3600),
+    },
     database: { path: requireString("database.path", d.path) },
     push,
     limits: {

@@ -4,7 +4,7 @@ import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "./config.ts";
 import { createLogger } from "./log.ts";
 import { start } from "./app.ts";
-import { SchemaError } from "./store/schema.ts";
+import { checkDb, DbOpenError } from "./store/db.ts";
 
 const USAGE = "usage: up-gateway --config FILE [--check-config]";
 
@@ -35,6 +35,13 @@ async function main(): Promise<number> {
     throw err;
   }
   if (args.values["check-config"]) {
+    try {
+      checkDb(config.database.path);
+    } catch (err) {
+      if (!(err instanceof DbOpenError)) throw err;
+      console.error(err.message);
+      return 78;
+    }
     console.log(JSON.stringify({ ...config, xmpp: { ...config.xmpp, secret: "********" } }, null, 2));
     return 0;
   }
@@ -43,9 +50,11 @@ async function main(): Promise<number> {
   try {
     gateway = await start(config, log);
   } catch (err) {
-    if (!(err instanceof SchemaError)) throw err;
-    console.error(`database.path ${config.database.path}: ${err.message}`);
-    return 78; // EX_CONFIG: restarting cannot help, so systemd's RestartPreventExitStatus=78 holds it
+    if (!(err instanceof DbOpenError)) throw err;
+    // one line for the operator; the stack only helps us, at debug
+    log.debug({ err: err.cause }, "database open failed");
+    console.error(err.message);
+    return 78; // EX_CONFIG
   }
   return new Promise((resolve) => {
     let stopping = false;

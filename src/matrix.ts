@@ -17,17 +17,20 @@ export const DISCOVERY = Object.freeze({ unifiedpush: { gateway: "matrix" } });
 
 export type Notify = { pushkeys: string[]; notification: Record<string, unknown> };
 
+/** Matrix API standards: M_NOT_JSON for a body that does not parse, M_BAD_JSON for JSON of the wrong shape. */
+export type NotifyError = { error: string; errcode: "M_NOT_JSON" | "M_BAD_JSON" };
+
 /** The distinct pushkeys of `notification.devices[]`, in order: each device is served once. */
-export function parseNotify(body: Buffer): Notify | { error: string } {
+export function parseNotify(body: Buffer): Notify | NotifyError {
   let doc: unknown;
   try {
     doc = JSON.parse(body.toString("utf8"));
   } catch {
-    return { error: "request body is not JSON" };
+    return { error: "request body is not JSON", errcode: "M_NOT_JSON" };
   }
   const notification = isObject(doc) ? doc.notification : undefined;
-  if (!isObject(notification)) return { error: 'missing "notification" object' };
-  if (!Array.isArray(notification.devices)) return { error: 'missing "notification.devices" array' };
+  if (!isObject(notification)) return { error: 'missing "notification" object', errcode: "M_BAD_JSON" };
+  if (!Array.isArray(notification.devices)) return { error: 'missing "notification.devices" array', errcode: "M_BAD_JSON" };
   const pushkeys = new Set<string>();
   for (const device of notification.devices) {
     // A device without a string pushkey cannot be delivered nor named in `rejected`: skip it.

@@ -17,6 +17,8 @@ export interface MetricsDeps {
   isOnline: () => boolean;
   /** Messages waiting in the store-and-forward queue; absent until a queue is wired. */
   queueDepth?: () => number;
+  /** Why the store cannot write, undefined while it can (src/store/health.ts). */
+  storeProblem?: () => string | undefined;
   now?: () => number; // ms since the epoch, for expiry
   monotonic?: () => number; // ms, the clock PushService's `startedAt` comes from
   processMetrics?: boolean; // process_* and nodejs_* (default true)
@@ -27,6 +29,8 @@ export class Metrics {
   private readonly pushes: Counter<"outcome">;
   private readonly responses: Counter<"status">;
   private readonly bounces: Counter<"condition">;
+  private readonly ignoredHeaders: Counter<"header">;
+  private readonly storeFaults: Counter<"op">;
   private readonly latency: Histogram<"dialect">;
   private readonly monotonic: () => number;
 
@@ -41,6 +45,26 @@ export class Metrics {
       help: "Dialect-1 notifications the XMPP server sent back, by error condition",
       labelNames: ["condition"],
       registers,
+    });
+    this.ignoredHeaders = new Counter({
+      name: "up_gateway_header_ignored_total",
+      help: "Malformed WebPush headers ignored (the push was still accepted), by header: a sender to look at",
+      labelNames: ["header"],
+      registers,
+    });
+    this.storeFaults = new Counter({
+      name: "up_gateway_store_write_failures_total",
+      help: "Writes the store refused (read-only, full, I/O error), by operation",
+      labelNames: ["op"],
+      registers,
+    });
+    new Gauge({
+      name: "up_gateway_store_writable",
+      help: "1 while the store can write, else 0",
+      registers,
+      collect() {
+        this.set(d.storeProblem?.() === undefined ? 1 : 0);
+      },
     });
     this.latency = new Histogram({
       name: "up_gateway_push_duration_seconds",
@@ -95,6 +119,14 @@ export class Metrics {
 
   countBounce = (condition: string): void => {
     this.bounces.inc({ condition });
+  };
+
+  countIgnoredHeader = (header: string): void => {
+    this.ignoredHeaders.inc({ header });
+  };
+
+  countStoreFault = (op: string): void => {
+    this.storeFaults.inc({ op });
   };
 
   countResponse = (status: number): void => {

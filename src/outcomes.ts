@@ -6,7 +6,8 @@ export type PushOutcome =
   | { kind: "gone" } // unknown, expired or revoked endpoint
   | { kind: "unavailable"; retryAfter: number } // temporary: try again later
   | { kind: "rate-limited"; retryAfter: number }
-  | { kind: "queue-full"; retryAfter: number };
+  | { kind: "queue-full"; retryAfter: number }
+  | { kind: "store-failed"; retryAfter: number }; // had to be stored, and the store cannot write: not kept
 
 /** How a push IQ ended, as seen from the XMPP edge. */
 export type IqAnswer =
@@ -28,4 +29,4 @@ export function classifyAnswer(a: IqAnswer): Verdict {
 }
 
 /** Seconds an app server should wait before retrying after a temporary failure. */
-export const RETRY_AFTER = Object.freeze({ linkDown: 30, offline: 60, timeout: 30, busy: 5 });
+export const RETRY_AFTER = Object.freeze({ linkDown: 30, offline: 60, timeout: 30, busy: 5, storeFailed: 30 });

@@ -23,6 +23,7 @@ export interface Transport {
 
 export interface PushMessage {
   payload: Buffer;
+  id?: string; // the public message id in the 201's Location, kept with a stored message so DELETE can cancel it
   ttl?: number; // s, as the sender asked (RFC 8030 §5.2)
   urgency?: string;
   topic?: string;
@@ -108,11 +109,13 @@ export class PushService {
         urgency: msg.urgency ?? null,
         content_encoding: msg.contentEncoding ?? null,
         vapid_key: msg.vapidKey ?? null,
+        public_id: msg.id ?? null,
         created_at: now,
         expires_at: now + ttl * 1000,
       },
       this.d.policy.maxPerRegistration,
     );
+    if (!r.ok && r.reason === "store-failed") return { kind: "store-failed", retryAfter: RETRY_AFTER.storeFailed };
     if (!r.ok) return r.reason === "full" ? { kind: "queue-full", retryAfter: QUEUE_FULL_RETRY_AFTER } : { kind: "gone" };
     this.d.onQueued?.(reg.id, failed);
     return { kind: "queued", ttl };

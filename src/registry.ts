@@ -3,8 +3,10 @@
 import type { Dialect, Registration, RegistrationStore } from "./store/registrations.ts";
 import type { MintToken } from "./tokens.ts";
 import { bareJid, domainOf } from "./jid.ts";
+import { tryWrite, type FaultSink } from "./store/faults.ts";
 
-export type Refusal = { ok: false; reason: "bad-request" | "forbidden" | "too-many" | "not-found"; text: string };
+/** `unavailable`: the store cannot write now; the distributor should try again later. */
+export type Refusal = { ok: false; reason: "bad-request" | "forbidden" | "too-many" | "not-found" | "unavailable"; text: string };
 export type Registered = { ok: true; reg: Registration; fresh: boolean };
 export type RegisterResult = Registered | Refusal;
 
@@ -19,7 +21,11 @@ export interface RegistryDeps {
   now: () => number; // ms
   mint: MintToken;
   options: RegistryOptions;
+  /** Told of every write: store faults become refusals (`unavailable`), never a throw. */
+  faults?: FaultSink;
 }
+
+const UNAVAILABLE: Refusal = { ok: false, reason: "unavailable", text: "the push server cannot store registrations right now; try again later" };
 
 export class Registry {
   constructor(private readonly d: RegistryDeps) {}
@@ -33,7 +39,7 @@ export class Registry {
   unregister1(from: string, token: string): { ok: true; reg: Registration } | Refusal {
     const reg = this.d.store.byD1(bareJid(from), token);
     if (!reg) return { ok: false, reason: "not-found", text: "no registration for this token" };
-    this.d.store.deleteEndpoint(reg.endpoint);
+    if (tryWrite(this.d.faults, "unregister", () => this.d.store.deleteEndpoint(reg.endpoint)) === undefined) return UNAVAILABLE;
     return { ok: true, reg };
   }
 
@@ -53,11 +59,12 @@ export class Registry {
 
   /** The distributor said the app is gone: the endpoint answers 404 from now on. */
   revoke(endpoint: string): boolean {
-    return this.d.store.deleteEndpoint(endpoint) > 0;
+    // While the store cannot write the endpoint stays: the next push asks the distributor again.
+    return (tryWrite(this.d.faults, "revoke", () => this.d.store.deleteEndpoint(endpoint)) ?? 0) > 0;
   }
 
   sweepExpired(): number {
-    return this.d.store.deleteExpired(this.d.now());
+    return tryWrite(this.d.faults, "sweep", () => this.d.store.deleteExpired(this.d.now())) ?? 0;
   }
 
   private upsert(
@@ -71,7 +78,7 @@ export class Registry {
     if (refused) return refused;
     const bare = bareJid(from);
     const now = this.d.now();
-    return this.d.store.transaction((): RegisterResult => {
+    return tryWrite(this.d.faults, "register", () => this.d.store.transaction((): RegisterResult => {
       let existing = find();
       if (existing && existing.expires_at !== null && existing.expires_at <= now) {
         // Senders were told 404 and dropped it: a new URL makes the distributor tell the app to re-subscribe.
@@ -89,7 +96,7 @@ export class Registry {
         endpoint: this.d.mint(), dialect, jid: from, bare, ...key, created_at: now, renewed_at: now, expires_at: expiresAt,
       });
       return { ok: true, fresh: true, reg };
-    });
+    })) ?? UNAVAILABLE;
   }
 
   private checkAccess(from: string): Refusal | undefined {

@@ -32,49 +32,62 @@ export interface WebPushMeta {
   vapid?: Vapid;
 }
 
-export type HeaderProblem = { problem: "bad-header" | "unsupported-encoding"; message: string };
+/** A header the sender got wrong, ignored rather than refused (PROTOCOL.md: no 4xx may cost a live subscription). */
+export type IgnoredHeader = { header: "ttl" | "topic" | "urgency" | "content-encoding" | "authorization"; reason: string };
+
+export interface ParsedHeaders {
+  meta: WebPushMeta;
+  ignored: IgnoredHeader[];
+}
 
 /** RFC 9111 §1.2.2: a delta-seconds too large to represent is taken as 2^31. */
 export const TTL_CEILING = 2 ** 31;
 const TOPIC = /^[A-Za-z0-9_-]{1,32}$/; // RFC 8030 §5.4: at most 32 characters of the RFC 4648 §5 alphabet
 
-export function parseWebPushHeaders(h: RequestHeaders): WebPushMeta | HeaderProblem {
+/**
+ * Never refuses a push. Mastodon deletes a subscription on a 4xx and
+ * common-proxies on any status it does not expect, so a malformed optional
+ * header costing the user their notifications for good would be far worse
+ * than what ignoring it costs: the default TTL, no Topic, no VAPID key kept.
+ */
+export function parseWebPushHeaders(h: RequestHeaders): ParsedHeaders {
   const meta: WebPushMeta = {};
+  const ignored: IgnoredHeader[] = [];
 
   const ttl = value(h, "ttl");
   if (ttl !== undefined) {
-    // RFC 8030 §5.2: TTL = 1*DIGIT
-    if (!/^\d+$/.test(ttl)) return bad(`TTL must be a whole number of seconds (RFC 8030 §5.2), got ${quote(ttl)}`);
-    meta.ttl = Math.min(Number(ttl), TTL_CEILING);
+    // RFC 8030 §5.2: TTL = 1*DIGIT; anything else means the default TTL
+    if (/^\d+$/.test(ttl)) meta.ttl = Math.min(Number(ttl), TTL_CEILING);
+    else ignored.push({ header: "ttl", reason: `not a whole number of seconds: ${quote(ttl)}` });
   }
 
-  // An unknown Urgency is ignored rather than refused: RFC 8030 §5.3 gives no
-  // error for it, and a missing Urgency means "normal" anyway.
+  // RFC 8030 §5.3 gives no error for an unknown Urgency; a missing one means "normal".
   const urgency = value(h, "urgency")?.toLowerCase();
-  if (urgency !== undefined && (URGENCIES as readonly string[]).includes(urgency)) meta.urgency = urgency as Urgency;
+  if (urgency !== undefined) {
+    if ((URGENCIES as readonly string[]).includes(urgency)) meta.urgency = urgency as Urgency;
+    else ignored.push({ header: "urgency", reason: `unknown: ${quote(urgency)}` });
+  }
 
   const topic = value(h, "topic");
   if (topic !== undefined) {
-    if (!TOPIC.test(topic)) {
-      return bad(`Topic must be at most 32 characters of the URL-safe base64 alphabet (RFC 8030 §5.4), got ${quote(topic)}`);
-    }
-    meta.topic = topic;
+    if (TOPIC.test(topic)) meta.topic = topic;
+    else ignored.push({ header: "topic", reason: `not 1 to 32 URL-safe base64 characters: ${quote(topic)}` });
   }
 
-  // Content codings are case-insensitive (RFC 9110 §8.4.1). Anything but the two
-  // WebPush encryptions (or none) would reach the app without the header that
-  // says how to undo it, so it is refused now rather than lost later.
+  // Content codings are case-insensitive (RFC 9110 §8.4.1). The body is the
+  // app's business and goes to it untouched whatever its coding; only the two
+  // WebPush encryptions are kept with a stored message.
   const coding = value(h, "content-encoding")?.toLowerCase();
   if (coding !== undefined && coding !== "identity") {
-    if (!(CONTENT_ENCODINGS as readonly string[]).includes(coding)) {
-      return { problem: "unsupported-encoding", message: `Content-Encoding must be aes128gcm, aesgcm or absent, got ${quote(coding)}` };
-    }
-    meta.contentEncoding = coding as ContentEncoding;
+    if ((CONTENT_ENCODINGS as readonly string[]).includes(coding)) meta.contentEncoding = coding as ContentEncoding;
+    else ignored.push({ header: "content-encoding", reason: `not aes128gcm or aesgcm: ${quote(coding)}` });
   }
 
-  const vapid = parseVapid(value(h, "authorization"), value(h, "crypto-key"));
+  const authorization = value(h, "authorization");
+  const vapid = parseVapid(authorization, value(h, "crypto-key"));
   if (vapid) meta.vapid = vapid;
-  return meta;
+  else if (authorization !== undefined) ignored.push({ header: "authorization", reason: "not VAPID (RFC 8292 vapid t=...,k=... or WebPush JWT)" });
+  return { meta, ignored };
 }
 
 /**
@@ -116,7 +129,4 @@ function value(h: RequestHeaders, name: string): string | undefined {
   return v === undefined || v === "" ? undefined : v;
 }
 
-const bad = (message: string): HeaderProblem => ({ problem: "bad-header", message });
 const quote = (s: string): string => JSON.stringify(s.length > 40 ? `${s.slice(0, 40)}…` : s);
-
-export const isHeaderProblem = (r: WebPushMeta | HeaderProblem): r is HeaderProblem => "problem" in r;

@@ -1,12 +1,13 @@
 // The Matrix push gateway (PROTOCOL.md, "Matrix push gateway"): a homeserver
 // posts a notification for devices whose pushkeys are our endpoint URLs.
+// Every error is a Matrix standard error body: {"errcode": ..., "error": ...}.
 import type Router from "@koa/router";
+import type { Context, Next } from "koa";
 import type { Logger } from "../log.ts";
 import { DISCOVERY, endpointOf, MAX_NOTIFY_REQUEST, notifyAnswer, parseNotify, payloadFor, type Delivered } from "../matrix.ts";
 import { readBounded } from "./body.ts";
 import type { Deliver } from "./deliver.ts";
-import { reply } from "./reply.ts";
-import { httpAnswer, problemAnswer } from "./status.ts";
+import { httpAnswer, problemAnswer, type HttpAnswer } from "./status.ts";
 
 export const NOTIFY_PATH = "/_matrix/push/v1/notify";
 
@@ -14,6 +15,16 @@ export interface MatrixRouteDeps {
   log: Logger;
   deliver: Deliver;
   publicUrl: string;
+}
+
+/** Matrix errcodes for the statuses this route answers (Matrix API standards, "Common error codes"). */
+const ERRCODE: Record<number, string> = { 400: "M_BAD_JSON", 404: "M_UNRECOGNIZED", 405: "M_UNRECOGNIZED", 413: "M_TOO_LARGE", 429: "M_LIMIT_EXCEEDED" };
+
+function matrixReply(ctx: Context, a: HttpAnswer, errcode = ERRCODE[a.status] ?? "M_UNKNOWN"): void {
+  ctx.set(a.headers);
+  ctx.status = a.status;
+  const retry = Number(a.headers["Retry-After"]);
+  ctx.body = { errcode, error: a.message ?? "", ...(a.status === 429 && retry > 0 && { retry_after_ms: retry * 1000 }) };
 }
 
 export function matrixRoutes(router: Router, d: MatrixRouteDeps): void {
@@ -24,13 +35,13 @@ export function matrixRoutes(router: Router, d: MatrixRouteDeps): void {
   router.post(NOTIFY_PATH, async (ctx) => {
     const read = await readBounded(ctx.req, MAX_NOTIFY_REQUEST);
     if (!read.ok) {
-      if (read.reason === "aborted") return reply(ctx, problemAnswer("aborted"));
-      return reply(ctx, problemAnswer("too-large", `notify request larger than ${MAX_NOTIFY_REQUEST} bytes`));
+      if (read.reason === "aborted") return matrixReply(ctx, problemAnswer("aborted"), "M_UNKNOWN");
+      return matrixReply(ctx, problemAnswer("too-large", `notify request larger than ${MAX_NOTIFY_REQUEST} bytes`));
     }
     const n = parseNotify(read.body);
-    if ("error" in n) return reply(ctx, problemAnswer("bad-json", n.error));
+    if ("error" in n) return matrixReply(ctx, problemAnswer("bad-json", n.error), n.errcode);
     const payload = payloadFor(read.body, n);
-    if (!payload) return reply(ctx, problemAnswer("too-large", "the notification does not fit in a push even without its content"));
+    if (!payload) return matrixReply(ctx, problemAnswer("too-large", "the notification does not fit in a push even without its content"));
     const results = await Promise.all(
       n.pushkeys.map(async (pushkey): Promise<Delivered> => {
         const endpoint = endpointOf(pushkey, d.publicUrl);
@@ -38,8 +49,21 @@ export function matrixRoutes(router: Router, d: MatrixRouteDeps): void {
       }),
     );
     const answer = notifyAnswer(results);
-    if ("retry" in answer) return reply(ctx, httpAnswer(answer.retry));
+    if ("retry" in answer) return matrixReply(ctx, httpAnswer(answer.retry));
     if (answer.rejected.length > 0) d.log.debug({ devices: results.length, rejected: answer.rejected.length }, "matrix notify: pushkeys rejected");
     ctx.body = { rejected: answer.rejected };
   });
+
+  router.all(NOTIFY_PATH, (ctx) => {
+    ctx.set("Allow", "GET, HEAD, POST");
+    matrixReply(ctx, { status: 405, headers: {}, message: `${ctx.method} is not supported here; POST a notification` });
+  });
+}
+
+/** After the router: any other path under /_matrix/ is a Matrix 404, not Koa's plain-text one. */
+export async function matrixNotFound(ctx: Context, next: Next): Promise<void> {
+  await next();
+  if (ctx.path.startsWith("/_matrix/") && ctx.status === 404 && ctx.body == null) {
+    matrixReply(ctx, { status: 404, headers: {}, message: "unknown Matrix endpoint; this gateway serves POST /_matrix/push/v1/notify" });
+  }
 }

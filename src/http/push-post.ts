@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "../log.ts";
 import type { PushMessage } from "../push.ts";
 import { isTokenShaped } from "../tokens.ts";
-import { isHeaderProblem, MAX_PAYLOAD, parseWebPushHeaders, type WebPushMeta } from "../webpush.ts";
+import { MAX_PAYLOAD, parseWebPushHeaders, type IgnoredHeader, type WebPushMeta } from "../webpush.ts";
 import { readBounded } from "./body.ts";
 import type { Deliver } from "./deliver.ts";
 import { CORS } from "./push-route.ts";
@@ -16,39 +16,45 @@ export interface PushPostDeps {
   log: Logger;
   deliver: Deliver;
   publicUrl: string;
+  /** The id in a 201's Location: unguessable, since whoever holds it may cancel the message. */
   messageId: () => string;
   countResponse?: (status: number) => void;
+  countIgnoredHeader?: (header: IgnoredHeader["header"]) => void;
 }
 
 export type PushPost = (req: IncomingMessage, res: ServerResponse, token: string) => Promise<void>;
 
 export function pushPost(d: PushPostDeps): PushPost {
-  const answer = async (req: IncomingMessage, token: string): Promise<HttpAnswer> => {
+  const answer = async (req: IncomingMessage, token: string, id: string): Promise<HttpAnswer> => {
     const read = await readBounded(req, MAX_PAYLOAD);
     if (!read.ok) {
       return read.reason === "aborted" ? problemAnswer("aborted") : problemAnswer("too-large", `payload larger than ${MAX_PAYLOAD} bytes`);
     }
     if (read.body.length === 0) return problemAnswer("empty");
     if (!isTokenShaped(token)) return httpAnswer({ kind: "gone" });
-    const meta = parseWebPushHeaders(req.headers);
-    if (isHeaderProblem(meta)) {
-      d.log.debug({ problem: meta.problem, reason: meta.message }, "push refused: bad WebPush header");
-      return problemAnswer(meta.problem, meta.message);
+    const { meta, ignored } = parseWebPushHeaders(req.headers);
+    for (const i of ignored) {
+      d.log.debug({ header: i.header, reason: i.reason }, "malformed WebPush header ignored");
+      d.countIgnoredHeader?.(i.header);
     }
-    return httpAnswer(await d.deliver(token, message(read.body, meta)));
+    return httpAnswer(await d.deliver(token, message(read.body, meta, id)));
   };
 
   return async (req, res, token) => {
+    const id = d.messageId();
     let a: HttpAnswer;
     try {
-      a = await answer(req, token);
+      a = await answer(req, token, id);
     } catch (err) {
+      // a bug, not an outcome: storage faults and every temporary trouble are outcomes (503)
       d.log.error({ err, method: req.method }, "request failed");
       a = { status: 500, headers: {}, message: "internal error" };
     }
+    // The sender went away, or the request timed out and node:http already answered 408 (server.ts).
+    if (res.headersSent || res.writableEnded || req.socket.destroyed) return;
     if (req.headers.origin !== undefined) for (const [k, v] of Object.entries(CORS)) res.setHeader(k, v);
-    // RFC 8030 §5: a 201 names the push message resource
-    if (a.status === 201) res.setHeader("Location", `${d.publicUrl}/message/${d.messageId()}`);
+    // RFC 8030 §5: a 201 names the push message resource; DELETE on it cancels a stored message
+    if (a.status === 201) res.setHeader("Location", `${d.publicUrl}/message/${id}`);
     write(res, a);
     d.countResponse?.(a.status);
   };
@@ -65,9 +71,10 @@ function write(res: ServerResponse, a: HttpAnswer): void {
 }
 
 /** The body stays the sender's bytes; the headers ride along for store-and-forward. */
-function message(payload: Buffer, m: WebPushMeta): PushMessage {
+function message(payload: Buffer, m: WebPushMeta, id: string): PushMessage {
   return {
     payload,
+    id,
     ...(m.ttl !== undefined && { ttl: m.ttl }),
     ...(m.urgency && { urgency: m.urgency }),
     ...(m.topic && { topic: m.topic }),

@@ -13,6 +13,8 @@ export const CORS = {
   "Access-Control-Max-Age": "86400",
 };
 
+const ALLOW = "POST, GET, HEAD, OPTIONS";
+
 export interface PushRouteDeps {
   isLive: (endpoint: string) => boolean;
 }
@@ -28,5 +30,11 @@ export function pushRoutes(router: Router, d: PushRouteDeps): void {
     const token = ctx.params.token!;
     if (!isTokenShaped(token) || !d.isLive(token)) return reply(ctx, httpAnswer({ kind: "gone" }));
     ctx.body = { unifiedpush: { version: 1 } };
+  });
+
+  // POST is served ahead of Koa (push-post.ts); RFC 9110 §15.5.6: Allow names every method the resource supports.
+  router.all("/up/:token", (ctx) => {
+    ctx.set("Allow", ALLOW);
+    reply(ctx, { status: 405, headers: {}, message: `${ctx.method} is not supported on an endpoint; POST a message` });
   });
 }

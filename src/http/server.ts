@@ -1,7 +1,8 @@
 // The HTTP edge: Koa is imported only under src/http. This file wires the
 // routes (push-post.ts, push-route.ts, matrix-route.ts) and the operator's
 // endpoints, and owns the server's lifecycle.
-import { createServer, type Server } from "node:http";
+import { createServer, STATUS_CODES, type Server } from "node:http";
+import type { Duplex } from "node:stream";
 import Koa from "koa";
 import Router from "@koa/router";
 import type { Logger } from "../log.ts";
@@ -9,7 +10,8 @@ import type { PushOutcome } from "../outcomes.ts";
 import type { Take } from "../ratelimit.ts";
 import type { Registration } from "../store/registrations.ts";
 import { deliverer, type DeliverDeps } from "./deliver.ts";
-import { matrixRoutes } from "./matrix-route.ts";
+import { matrixNotFound, matrixRoutes } from "./matrix-route.ts";
+import { messageRoutes, type MessageRouteDeps } from "./message-route.ts";
 import { pushRoutes } from "./push-route.ts";
 import { pushPost, type PushPost } from "./push-post.ts";
 
@@ -17,6 +19,7 @@ import { pushPost, type PushPost } from "./push-post.ts";
 export interface HttpMetrics {
   countOutcome(o: PushOutcome): void;
   countResponse(status: number): void;
+  countIgnoredHeader(header: string): void;
   render(): Promise<{ contentType: string; body: string }>;
 }
 
@@ -27,6 +30,12 @@ export interface HttpDeps {
   isOnline: () => boolean;
   publicUrl: string;
   messageId: () => string;
+  /** DELETE on a 201's Location. */
+  cancel: MessageRouteDeps["cancel"];
+  /** Why the store cannot write now (probing if it has not heard lately); undefined while it can. */
+  storeProblem: () => string | undefined;
+  /** ms within which a request's headers and body must have arrived, else 408 ([http] request_timeout). */
+  requestTimeoutMs: number;
   limiter?: { take(key: string): Take };
   metrics?: HttpMetrics;
 }
@@ -38,8 +47,9 @@ function createApp(d: HttpDeps, deliver: ReturnType<typeof deliverer>): Koa {
 
   router.get("/healthz", (ctx) => {
     const online = d.isOnline();
-    ctx.status = online ? 200 : 503;
-    ctx.body = { xmpp: online ? "online" : "offline" };
+    const store = d.storeProblem();
+    ctx.status = online && store === undefined ? 200 : 503;
+    ctx.body = { xmpp: online ? "online" : "offline", store: store ?? "ok" };
   });
 
   const metrics = d.metrics;
@@ -52,6 +62,7 @@ function createApp(d: HttpDeps, deliver: ReturnType<typeof deliverer>): Koa {
   }
 
   pushRoutes(router, { isLive });
+  messageRoutes(router, { cancel: d.cancel });
   matrixRoutes(router, { log: d.log, deliver, publicUrl: d.publicUrl });
 
   app.use(async (ctx, next) => {
@@ -64,6 +75,7 @@ function createApp(d: HttpDeps, deliver: ReturnType<typeof deliverer>): Koa {
     }
     metrics?.countResponse(ctx.status);
   });
+  app.use(matrixNotFound);
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;
@@ -76,15 +88,40 @@ export interface HttpEdge {
   close(graceMs: number): Promise<void>;
 }
 
+/**
+ * What node:http's own clientError handler would answer, undefined for a
+ * connection to just drop. A timeout ends as 408 (Mastodon keeps the
+ * subscription and retries), never as the request held open.
+ */
+function clientErrorStatus(err: NodeJS.ErrnoException): number | undefined {
+  if (err.code === "ECONNRESET") return undefined;
+  if (err.code === "ERR_HTTP_REQUEST_TIMEOUT") return 408;
+  if (err.code === "HPE_HEADER_OVERFLOW") return 431;
+  return 400; // not HTTP: no request to answer otherwise
+}
+
 /** POST /up/<token> (an optional trailing slash or query is tolerated, as the router did). */
 const PUSH_POST = /^\/up\/([^/?#]+)\/?(?:\?.*)?$/;
 
 export function createHttpEdge(d: HttpDeps): HttpEdge {
   const deliver = deliverer({ pushes: d.pushes, limiter: d.limiter, countOutcome: d.metrics?.countOutcome });
   const koa = createApp(d, deliver).callback();
-  const post: PushPost = pushPost({ log: d.log, deliver, publicUrl: d.publicUrl, messageId: d.messageId, countResponse: d.metrics?.countResponse });
+  const post: PushPost = pushPost({
+    log: d.log,
+    deliver,
+    publicUrl: d.publicUrl,
+    messageId: d.messageId,
+    countResponse: d.metrics?.countResponse,
+    countIgnoredHeader: d.metrics?.countIgnoredHeader,
+  });
   let closing = false;
-  const server = createServer((req, res) => {
+  const server = createServer({
+    // A body dripped at 1 byte/s would otherwise hold its request for Node's default 300 s.
+    requestTimeout: d.requestTimeoutMs,
+    headersTimeout: d.requestTimeoutMs,
+    // How often node:http looks for requests past their timeout (its default, 30 s, would be most of the timeout).
+    connectionsCheckingInterval: Math.min(1000, d.requestTimeoutMs / 2),
+  }, (req, res) => {
     // Once closing, every answer ends its connection, so keep-alive clients do not hold the shutdown.
     if (closing) res.setHeader("Connection", "close");
     const push = req.method === "POST" ? PUSH_POST.exec(req.url ?? "") : null;
@@ -92,6 +129,18 @@ export function createHttpEdge(d: HttpDeps): HttpEdge {
     else void koa(req, res);
   });
   server.keepAliveTimeout = 65_000; // longer than typical proxy idle timeouts
+  server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
+    const status = clientErrorStatus(err);
+    const answering = (socket as Duplex & { _httpMessage?: { headersSent: boolean } })._httpMessage;
+    if (status === undefined || !socket.writable || answering?.headersSent) return void socket.destroy();
+    const body = status === 408 ? JSON.stringify({ error: `the request did not arrive within ${d.requestTimeoutMs / 1000} s` }) : "";
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\n` +
+        (body ? `Content-Type: application/json; charset=utf-8\r\n` : "") +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+    d.metrics?.countResponse(status);
+  });
   return {
     server,
     listen: (host, port) =>

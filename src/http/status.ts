@@ -1,6 +1,6 @@
 // The tables from push outcomes and from request problems to HTTP answers
 // (PROTOCOL.md, HTTP edge). No other module picks a status code for a push.
-import type { PushOutcome } from "../outcomes.ts";
+import { RETRY_AFTER, type PushOutcome } from "../outcomes.ts";
 
 export interface HttpAnswer {
   status: number;
@@ -23,23 +23,46 @@ export function httpAnswer(o: PushOutcome): HttpAnswer {
       return { status: 429, headers: { "Retry-After": String(o.retryAfter) }, message: "too many messages for this endpoint" };
     case "queue-full":
       return { status: 429, headers: { "Retry-After": String(o.retryAfter) }, message: "too many messages waiting for this endpoint" };
+    case "store-failed":
+      // never 500 and never 201: the message is not kept, and a 5xx keeps the subscription
+      return { status: 503, headers: { "Retry-After": String(o.retryAfter) }, message: "the message cannot be stored now; retry later" };
   }
 }
 
-/** What can be wrong with a request before any push is tried. */
-export type RequestProblem = "empty" | "too-large" | "aborted" | "bad-header" | "unsupported-encoding" | "bad-json";
+/**
+ * What can be wrong with a request before any push is tried. Malformed
+ * WebPush headers are not here: they are ignored (webpush.ts), since a 4xx
+ * to a live endpoint makes Mastodon delete the subscription.
+ */
+export type RequestProblem = "empty" | "too-large" | "aborted" | "timeout" | "bad-json";
 
 const PROBLEMS: Record<RequestProblem, { status: number; message: string }> = {
   empty: { status: 400, message: "empty payload" },
   "too-large": { status: 413, message: "request body too large" },
   aborted: { status: 400, message: "request body aborted" },
-  "bad-header": { status: 400, message: "malformed header" },
-  // RFC 9110 §15.5.16: 415 is the answer to a content coding the server does not accept
-  "unsupported-encoding": { status: 415, message: "unsupported Content-Encoding" },
+  // RFC 9110 §15.5.9; Mastodon keeps the subscription on 408 and retries
+  timeout: { status: 408, message: "the request did not arrive in time" },
   "bad-json": { status: 400, message: "malformed JSON" },
 };
 
 export function problemAnswer(p: RequestProblem, message?: string): HttpAnswer {
   const { status, message: dflt } = PROBLEMS[p];
   return { status, headers: {}, message: message ?? dflt };
+}
+
+/** DELETE on the Location of a 201 (RFC 8030 §5: the push message resource). */
+export type CancelOutcome = "cancelled" | "gone" | "not-ours" | "store-failed";
+
+export function cancelAnswer(c: CancelOutcome): HttpAnswer {
+  switch (c) {
+    case "cancelled":
+      return { status: 204, headers: {} };
+    case "gone":
+      // delivered, expired, replaced by a later message of its Topic, or cancelled before
+      return { status: 410, headers: {}, message: "this message is no longer stored: delivered, expired or cancelled" };
+    case "not-ours":
+      return { status: 404, headers: {}, message: "no such message" };
+    case "store-failed":
+      return { status: 503, headers: { "Retry-After": String(RETRY_AFTER.storeFailed) }, message: "the store cannot write now; retry later" };
+  }
 }

@@ -1,10 +1,20 @@
 // Opens the SQLite database and brings its schema up to date (schema.ts).
+import { accessSync, constants, existsSync } from "node:fs";
+import { dirname } from "node:path";
 import Database from "better-sqlite3";
-import { migrate } from "./schema.ts";
+import { migrate, SCHEMA_VERSION } from "./schema.ts";
 
 export { migrate } from "./schema.ts";
 
 export type Db = Database.Database;
+
+/** The database cannot be used: a message for the operator, naming the file, the key and what to do. */
+export class DbOpenError extends Error {
+  constructor(readonly file: string, problem: string, fix: string) {
+    super(`[database] path = ${JSON.stringify(file)}: ${problem}; ${fix}`);
+    this.name = "DbOpenError";
+  }
+}
 
 /**
  * WAL with synchronous=NORMAL: a commit reaches the WAL file before the HTTP
@@ -13,18 +23,85 @@ export type Db = Database.Database;
  * cost an fsync per push on the hot path.
  */
 export function openDb(path: string, opts: { migrate?: boolean } = {}): Db {
-  const db = new Database(path);
-  db.pragma("journal_mode = WAL");
-  db.pragma("synchronous = NORMAL");
-  db.pragma("foreign_keys = ON");
-  db.pragma("busy_timeout = 5000");
-  if (opts.migrate !== false) {
-    try {
-      migrate(db);
-    } catch (err) {
-      db.close();
-      throw err;
-    }
+  let db: Db | undefined;
+  try {
+    db = new Database(path);
+    db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = NORMAL");
+    db.pragma("foreign_keys = ON");
+    db.pragma("busy_timeout = 5000");
+    // admin commands open the schema as they find it and write nothing to it (schema.ts)
+    if (opts.migrate === false) return db;
+    migrate(db);
+    // SQLite falls back to read-only when it cannot open the file for writing: find out now, not on the first push.
+    db.prepare("INSERT OR REPLACE INTO store_probe (id, at) VALUES (1, ?)").run(Date.now());
+    return db;
+  } catch (err) {
+    db?.close();
+    throw classifyOpenError(path, err);
   }
-  return db;
+}
+
+/** Why a database cannot be opened, in the operator's words (the original error as its cause); a bug stays itself. */
+export function classifyOpenError(path: string, err: unknown): Error {
+  const e = describeOpenError(path, err);
+  if (e instanceof DbOpenError) e.cause = err;
+  return e;
+}
+
+function describeOpenError(path: string, err: unknown): Error {
+  const code = (err as { code?: unknown }).code;
+  const message = (err as Error).message ?? String(err);
+  if (!existsSync(dirname(path))) {
+    return new DbOpenError(path, `the directory ${JSON.stringify(dirname(path))} does not exist`, "create it (owned by the gateway's user) or fix [database] path");
+  }
+  if (typeof code !== "string" || !code.startsWith("SQLITE_")) {
+    // migrate()'s own refusals (a schema newer than this version knows) carry their reason in the message
+    if (err instanceof Error && !(err instanceof TypeError)) return new DbOpenError(path, message, "or point [database] path at a database of this version");
+    return err instanceof Error ? err : new Error(message);
+  }
+  if (code === "SQLITE_NOTADB") return new DbOpenError(path, "this file is not an SQLite database", "point [database] path at the gateway's database, or move the file away to start with an empty one");
+  if (code.startsWith("SQLITE_CORRUPT")) return new DbOpenError(path, "the database is damaged", "restore it from a backup (sqlite3 FILE .recover may save what is left)");
+  if (code === "SQLITE_FULL") return new DbOpenError(path, "the disk is full", "free space on its file system");
+  if (code.startsWith("SQLITE_BUSY")) return new DbOpenError(path, "another process holds the database locked", "stop it (another gateway on the same file?) and start again");
+  if (code.startsWith("SQLITE_READONLY") || code.startsWith("SQLITE_CANTOPEN") || code === "SQLITE_PERM" || code.startsWith("SQLITE_IOERR")) {
+    return new DbOpenError(
+      path,
+      `the gateway cannot read and write it (${message})`,
+      "give the gateway's user read and write access to the file and its directory (and check the file system is mounted read-write)",
+    );
+  }
+  return new DbOpenError(path, message, "fix the file or point [database] path elsewhere");
+}
+
+/**
+ * What `--check-config` can tell without changing anything: the problems
+ * openDb() would hit, found by looking (a missing file is fine if its
+ * directory is writable: the gateway creates it).
+ */
+export function checkDb(path: string): void {
+  const dir = dirname(path);
+  const access = (p: string, what: string): void => {
+    try {
+      accessSync(p, constants.R_OK | constants.W_OK);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new DbOpenError(path, `the gateway cannot ${what} (${code})`, "give the gateway's user read and write access to the file and its directory (and check the file system is mounted read-write)");
+    }
+  };
+  if (!existsSync(dir)) throw classifyOpenError(path, new Error("no directory"));
+  if (!existsSync(path)) return access(dir, "create the file in its directory");
+  access(path, "read and write it");
+  let db: Db | undefined;
+  try {
+    db = new Database(path, { readonly: true, fileMustExist: true });
+    const version = db.pragma("user_version", { simple: true }) as number;
+    if (version > SCHEMA_VERSION) {
+      throw new DbOpenError(path, `database schema version ${version} is newer than this gateway knows (${SCHEMA_VERSION})`, "upgrade the gateway, or point [database] path at a database of this version");
+    }
+  } catch (err) {
+    throw err instanceof DbOpenError ? err : classifyOpenError(path, err);
+  } finally {
+    db?.close();
+  }
 }

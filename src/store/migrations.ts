@@ -39,4 +39,9 @@ export const MIGRATIONS: readonly string[] = [
   // 3: the sender's VAPID public key (RFC 8292 §3.2, `k=`), kept with a stored
   // message like its other WebPush headers. The JWT is not kept: it expires.
   `ALTER TABLE queue ADD COLUMN vapid_key TEXT;`,
+  // the public id in a 201's Location (DELETE /message/<id> cancels a stored
+  // message), and one row the store health probe rewrites (store/health.ts).
+  `ALTER TABLE queue ADD COLUMN public_id TEXT;
+   CREATE UNIQUE INDEX queue_public_id ON queue (public_id) WHERE public_id IS NOT NULL;
+   CREATE TABLE store_probe (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL);`,
 ];

@@ -1,5 +1,6 @@
 // SQL for the store-and-forward queue; the rules live in queue.ts and push.ts.
 import type { Db } from "./db.ts";
+import { tryWrite, type FaultSink } from "./faults.ts";
 
 export interface QueuedMessage {
   id: number;
@@ -10,16 +11,17 @@ export interface QueuedMessage {
   urgency: string | null;
   content_encoding: string | null;
   vapid_key: string | null;
+  public_id: string | null; // the id in the 201's Location
   created_at: number; // ms
   expires_at: number; // ms
 }
 
-export type NewMessage = Omit<QueuedMessage, "id">;
+export type NewMessage = Omit<QueuedMessage, "id" | "public_id"> & { public_id?: string | null };
 
 /** The oldest live message of a registration, with the endpoint to look the registration up by. */
 export type Head = QueuedMessage & { endpoint: string };
 
-export type EnqueueResult = { ok: true; id: number; replaced: boolean } | { ok: false; reason: "full" | "gone" };
+export type EnqueueResult = { ok: true; id: number; replaced: boolean } | { ok: false; reason: "full" | "gone" | "store-failed" };
 
 export class QueueStore {
   private readonly q;
@@ -31,12 +33,13 @@ export class QueueStore {
    */
   private readonly maybeWaiting = new Set<number>();
 
-  constructor(db: Db) {
+  constructor(db: Db, private readonly faults?: FaultSink) {
     this.q = {
       insert: db.prepare(
-        `INSERT INTO queue (registration, payload, ttl, topic, urgency, content_encoding, vapid_key, created_at, expires_at)
-         VALUES (@registration, @payload, @ttl, @topic, @urgency, @content_encoding, @vapid_key, @created_at, @expires_at)`,
+        `INSERT INTO queue (registration, payload, ttl, topic, urgency, content_encoding, vapid_key, public_id, created_at, expires_at)
+         VALUES (@registration, @payload, @ttl, @topic, @urgency, @content_encoding, @vapid_key, @public_id, @created_at, @expires_at)`,
       ),
+      cancel: db.prepare<[string], { expires_at: number }>("DELETE FROM queue WHERE public_id = ? RETURNING expires_at"),
       live: db.prepare<[number, number], { n: number }>("SELECT count(*) AS n FROM queue WHERE registration = ? AND expires_at > ?"),
       hasLive: db.prepare<[number, number], { x: number }>("SELECT 1 AS x FROM queue WHERE registration = ? AND expires_at > ? LIMIT 1"),
       byTopic: db.prepare<[number, string], { id: number; expires_at: number }>(
@@ -62,7 +65,7 @@ export class QueueStore {
       const oldLive = old !== undefined && old.expires_at > m.created_at ? 1 : 0;
       if (this.q.live.get(m.registration, m.created_at)!.n - oldLive >= max) return { ok: false, reason: "full" };
       if (old) this.q.remove.run(old.id);
-      const id = Number(this.q.insert.run(m).lastInsertRowid);
+      const id = Number(this.q.insert.run({ public_id: null, ...m }).lastInsertRowid);
       this.maybeWaiting.add(m.registration);
       return { ok: true, id, replaced: old !== undefined };
     });
@@ -75,12 +78,23 @@ export class QueueStore {
    */
   enqueue(m: NewMessage, maxPerRegistration: number): EnqueueResult {
     try {
-      return this.enqueueTx(m, maxPerRegistration);
+      return tryWrite(this.faults, "enqueue", () => this.enqueueTx(m, maxPerRegistration)) ?? { ok: false, reason: "store-failed" };
     } catch (err) {
       // revoked while its push was in flight: nothing to keep it for
       if ((err as { code?: string }).code === "SQLITE_CONSTRAINT_FOREIGNKEY") return { ok: false, reason: "gone" };
       throw err;
     }
+  }
+
+  /**
+   * DELETE on a 201's Location. "gone" for an id that is not stored (any more):
+   * ids are 128 random bits, so one not found was delivered, expired,
+   * replaced by its Topic, cancelled, or never ours; none can be cancelled.
+   */
+  cancel(publicId: string, now: number): "cancelled" | "gone" | "store-failed" {
+    const row = tryWrite(this.faults, "cancel", () => this.q.cancel.get(publicId) ?? null);
+    if (row === undefined) return "store-failed";
+    return row !== null && row.expires_at > now ? "cancelled" : "gone";
   }
 
   /** Whether the registration has messages that are still to be delivered. */
@@ -91,13 +105,23 @@ export class QueueStore {
     return live;
   };
   count = (registration: number, now: number): number => this.q.live.get(registration, now)!.n;
-  head = (registration: number, now: number): Head | undefined => this.q.head.get(registration, now);
+  /**
+   * None while the store cannot write: a message delivered now could not be
+   * deleted, and would be sent again on every retry. The sweep after the
+   * store heals hands them out again.
+   */
+  head = (registration: number, now: number): Head | undefined =>
+    this.faults?.problem === undefined ? this.q.head.get(registration, now) : undefined;
 
-  /** After the distributor's IQ result, and only then. */
-  remove = (id: number): boolean => this.q.remove.run(id).changes > 0;
+  /** After the distributor's IQ result, and only then. A store fault is reported, then thrown: the flush stops there. */
+  remove = (id: number): boolean => {
+    const r = tryWrite(this.faults, "remove", () => this.q.remove.run(id).changes > 0);
+    if (r === undefined) throw new Error(`cannot delete delivered message ${id}: the store cannot write (it may be sent again)`);
+    return r;
+  };
 
-  /** Drops messages whose TTL has run out; returns how many went. */
-  expire = (now: number): number => this.q.expire.run(now).changes;
+  /** Drops messages whose TTL has run out; returns how many went (0 while the store cannot write: they are dropped later). */
+  expire = (now: number): number => tryWrite(this.faults, "expire", () => this.q.expire.run(now).changes) ?? 0;
 
   /** Registrations with live messages. */
   waiting = (now: number): number[] => this.q.waiting.all(now).map((r) => r.registration);

@@ -19,6 +19,8 @@ const REFUSAL: Record<Refusal["reason"], [ErrorType, string]> = {
   forbidden: ["auth", "forbidden"],
   "too-many": ["wait", "resource-constraint"],
   "not-found": ["cancel", "item-not-found"],
+  // §8.3.3.18: the server "lacks the system resources necessary to service the request"; type wait: retry later
+  unavailable: ["wait", "resource-constraint"],
 };
 
 export interface HandlerDeps {

@@ -4,7 +4,7 @@
 // node_modules and dist/ side by side.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { copyFile, mkdtemp, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
@@ -69,7 +69,12 @@ test("every bin in package.json exists in the build", () => {
 });
 
 test("node dist/main.js --check-config runs without a TypeScript runtime: 0 and the secret masked, 78 for a bad file", async () => {
-  const ok = await node(["dist/main.js", "--config", join(ROOT, "config.example.toml"), "--check-config"]);
+  // the example's /var/lib/up-gateway need not exist here: point the database at a temp dir
+  const scratch = mkdtempSync(join(tmpdir(), "up-build-check-"));
+  const config = join(scratch, "config.toml");
+  writeFileSync(config, readFileSync(join(ROOT, "config.example.toml"), "utf8").replace(/^path = .*$/m, `path = "${scratch}/gateway.db"`));
+  const ok = await node(["dist/main.js", "--config", config, "--check-config"]);
+  rmSync(scratch, { recursive: true, force: true });
   assert.equal(ok.code, 0, ok.stderr);
   assert.equal(JSON.parse(ok.stdout).xmpp.secret, "********");
   const bad = await node(["dist/main.js", "--config", join(ROOT, "package.json"), "--check-config"]);

@@ -30,7 +30,7 @@ const post = (url: string, body: BodyInit, headers: Record<string, string> = {})
 test("/healthz answers 200 while the component is online", async () => {
   const res = await fetch(`${gateway.url}/healthz`);
   assert.equal(res.status, 200);
-  assert.deepEqual(await res.json(), { xmpp: "online" });
+  assert.deepEqual(await res.json(), { xmpp: "online", store: "ok" });
 });
 
 test("a POST of 1 byte and of exactly 4096 bytes is answered 201 with Location and TTL", async () => {
@@ -97,6 +97,71 @@ test("GET on an endpoint answers the UnifiedPush discovery document", async () =
   const res = await fetch(endpoint);
   assert.equal(res.status, 200);
   assert.deepEqual(await res.json(), { unifiedpush: { version: 1 } });
+});
+
+test("PUT, DELETE and PATCH on an endpoint are answered 405 with an Allow that names POST (RFC 9110 §15.5.6)", async () => {
+  for (const method of ["PUT", "DELETE", "PATCH"]) {
+    const res = await fetch(endpoint, { method, body: method === "DELETE" ? undefined : "x" });
+    assert.equal(res.status, 405, method);
+    const allow = (res.headers.get("allow") ?? "").split(",").map((m) => m.trim());
+    for (const m of ["POST", "GET", "HEAD", "OPTIONS"]) assert.ok(allow.includes(m), `${method}: Allow ${allow.join(", ")} lacks ${m}`);
+    assert.match((await res.json()).error, /POST/);
+  }
+});
+
+test("HEAD on an endpoint answers like GET, without a body", async () => {
+  const get = await fetch(endpoint);
+  const getBody = await get.text();
+  const head = await new Promise<{ status: number; headers: Record<string, unknown>; body: string }>((resolve, reject) => {
+    const req = request(endpoint, { method: "HEAD" }, (res) => {
+      let body = "";
+      res.on("data", (c: Buffer) => (body += c.toString()));
+      res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+  assert.equal(head.status, get.status);
+  assert.equal(head.body, "");
+  assert.equal(head.headers["content-type"], get.headers.get("content-type"));
+  assert.equal(Number(head.headers["content-length"]), Buffer.byteLength(getBody));
+  assert.equal((await fetch(`${gateway.url}/up/${"A".repeat(32)}`, { method: "HEAD" })).status, 404);
+});
+
+test("the Location of a delivered message answers DELETE with 410, GET with 404, and its id is 22 random URL-safe characters", async () => {
+  const res = await post(endpoint, "delivered at once");
+  assert.equal(res.status, 201);
+  assert.equal(res.headers.get("ttl"), "0");
+  const location = res.headers.get("location")!;
+  assert.match(location, new RegExp(`^${gateway.url}/message/[A-Za-z0-9_-]{22}$`));
+  assert.equal((await fetch(location, { method: "DELETE" })).status, 410);
+  assert.equal((await fetch(location)).status, 404);
+  assert.equal((await fetch(location, { method: "PUT", body: "x" })).status, 405);
+  // an id we could never have issued is not a message at all
+  assert.equal((await fetch(`${gateway.url}/message/short`, { method: "DELETE" })).status, 404);
+});
+
+test("DELETE on the Location of a stored message cancels it: 204, then 410, and the distributor never gets it", async () => {
+  const away = await connectDistributor(prosody, { username: "carol", resource: "phone" });
+  const app = away.hash("uuid", "org.example.cancel");
+  const { endpoint: e2 } = await away.register2(app, away.hash("uuid", "i"));
+  await away.stop();
+  const kept = await post(e2, "cancel me", { TTL: "600" });
+  const stays = await post(e2, "keep me", { TTL: "600" });
+  assert.equal(kept.status, 201);
+  assert.equal(kept.headers.get("ttl"), "600");
+  assert.equal(stays.status, 201);
+  const location = kept.headers.get("location")!;
+  assert.equal((await fetch(location, { method: "DELETE" })).status, 204);
+  assert.equal((await fetch(location, { method: "DELETE" })).status, 410);
+  await away.reconnect();
+  await away.sendPresence();
+  await away.waitForPush((p) => p.payload.toString() === "keep me", 10_000);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual(away.pushes.map((p) => p.payload.toString()), ["keep me"]);
+  // delivered now: its Location is gone too
+  assert.equal((await fetch(stays.headers.get("location")!, { method: "DELETE" })).status, 410);
+  await away.stop();
 });
 
 test("an OPTIONS preflight allows any origin and the WebPush headers", async () => {

@@ -105,11 +105,44 @@ test("a notification over 4096 bytes reaches the device without its content; ove
   assert.equal(huge.status, 413);
 });
 
-test("malformed JSON, or JSON without notification.devices, is answered 400 with a message", async () => {
-  for (const bad of ["{not json", "", "[]", JSON.stringify({ notification: {} }), JSON.stringify({ devices: [] })]) {
-    const res = await post(bad);
+test("a body that is not JSON is answered 400 M_NOT_JSON, JSON of the wrong shape 400 M_BAD_JSON", async () => {
+  for (const [bad, errcode] of [
+    ["{not json", "M_NOT_JSON"],
+    ["", "M_NOT_JSON"],
+    ["[]", "M_BAD_JSON"],
+    [JSON.stringify({ notification: {} }), "M_BAD_JSON"],
+    [JSON.stringify({ devices: [] }), "M_BAD_JSON"],
+  ]) {
+    const res = await post(bad!);
     assert.equal(res.status, 400, bad);
-    assert.ok((await res.json()).error);
+    const body = await res.json();
+    assert.equal(body.errcode, errcode, bad);
+    assert.equal(typeof body.error, "string");
+    assert.match(res.headers.get("content-type") ?? "", /application\/json/);
+  }
+});
+
+test("a notify request over 80 KiB is answered 413 M_TOO_LARGE", async () => {
+  const res = await post(JSON.stringify(synapseBody([ours], { content: { body: "x".repeat(90_000) } })));
+  assert.equal(res.status, 413);
+  assert.equal((await res.json()).errcode, "M_TOO_LARGE");
+});
+
+test("PUT, DELETE and PATCH on the notify path are answered 405 M_UNRECOGNIZED in JSON", async () => {
+  for (const method of ["PUT", "DELETE", "PATCH"]) {
+    const res = await fetch(notify, { method, body: method === "DELETE" ? undefined : "{}" });
+    assert.equal(res.status, 405, method);
+    assert.match(res.headers.get("content-type") ?? "", /application\/json/, method);
+    assert.equal((await res.json()).errcode, "M_UNRECOGNIZED", method);
+    assert.match(res.headers.get("allow") ?? "", /POST/);
+  }
+});
+
+test("an unknown path under /_matrix/ is answered 404 M_UNRECOGNIZED in JSON", async () => {
+  for (const path of ["/_matrix/push/v2/notify", "/_matrix/client/versions", "/_matrix/"]) {
+    const res = await fetch(`${gateway.url}${path}`, { method: path.endsWith("notify") ? "POST" : "GET", body: path.endsWith("notify") ? "{}" : undefined });
+    assert.equal(res.status, 404, path);
+    assert.equal((await res.json()).errcode, "M_UNRECOGNIZED", path);
   }
 });
 

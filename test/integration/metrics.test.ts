@@ -63,15 +63,18 @@ test("pushes by outcome, responses by status and the latency histogram move as p
   const before = await scrape();
   for (let i = 0; i < 3; i++) assert.equal((await fetch(endpoint, { method: "POST", body: `m${i}` })).status, 201);
   assert.equal((await fetch(`${gateway.url}/up/${"u".repeat(32)}`, { method: "POST", body: "x" })).status, 404);
-  assert.equal((await fetch(endpoint, { method: "POST", body: "x", headers: { TTL: "soon" } })).status, 400);
+  assert.equal((await fetch(endpoint, { method: "POST", body: "x", headers: { TTL: "soon", Topic: "no spaces" } })).status, 201);
+  assert.equal((await fetch(endpoint, { method: "POST", body: "" })).status, 400);
   const after = await scrape();
   const delta = (name: string, labels: Record<string, string>) => n(after, name, labels) - n(before, name, labels);
-  assert.equal(delta("up_gateway_pushes_total", { outcome: "delivered" }), 3);
+  assert.equal(delta("up_gateway_pushes_total", { outcome: "delivered" }), 4);
+  assert.equal(delta("up_gateway_header_ignored_total", { header: "ttl" }), 1);
+  assert.equal(delta("up_gateway_header_ignored_total", { header: "topic" }), 1);
   assert.equal(delta("up_gateway_pushes_total", { outcome: "gone" }), 1);
-  assert.equal(delta("up_gateway_http_responses_total", { status: "201" }), 3);
+  assert.equal(delta("up_gateway_http_responses_total", { status: "201" }), 4);
   assert.equal(delta("up_gateway_http_responses_total", { status: "404" }), 1);
   assert.equal(delta("up_gateway_http_responses_total", { status: "400" }), 1);
-  assert.ok(delta("up_gateway_push_duration_seconds_count", { dialect: "conversations" }) >= 3);
+  assert.ok(delta("up_gateway_push_duration_seconds_count", { dialect: "conversations" }) >= 4);
   assert.ok(n(after, "up_gateway_push_duration_seconds_bucket", { dialect: "conversations", le: "+Inf" }) >= 3);
 });
 

@@ -85,7 +85,7 @@ test("a gateway that finds a newer schema refuses to start: exit 78, both versio
     const exit = await g.waitExit(15_000);
     assert.equal(exit.code, 78);
     const err = g.lines.filter((l) => l.stream === "stderr").map((l) => l.raw).join("\n");
-    assert.match(err, new RegExp(`database\\.path .*gateway\\.db: database schema version ${KNOWN + 1} is newer than this gateway knows \\(${KNOWN}\\): upgrade the gateway`));
+    assert.match(err, new RegExp(`\\[database\\] path = ".*gateway\\.db": database schema version ${KNOWN + 1} is newer than this gateway knows \\(${KNOWN}\\): upgrade the gateway`));
     assert.equal(version(join(g.dir, "gateway.db")), KNOWN + 1);
   } finally {
     await g.cleanup();

@@ -48,7 +48,7 @@ test("a minimal document gets every documented default", () => {
       pingInterval: 30,
       reconnectMax: 60,
     },
-    http: { host: "127.0.0.1", port: 8080, publicUrl: "https://up.example.org" },
+    http: { host: "127.0.0.1", port: 8080, publicUrl: "https://up.example.org", requestTimeout: 30 },
     database: { path: "/var/lib/up-gateway/gateway.db" },
     push: {
       registrationTtl: 604800,
@@ -189,10 +189,21 @@ for (const [what, key, value] of rejected) {
   });
 }
 
+test("http.request_timeout of 0 or a negative number is rejected, naming the key: 0 would turn the timeout off", () => {
+  assertRejected(withKey("http.request_timeout", 0), "http.request_timeout");
+  assertRejected(withKey("http.request_timeout", -30), "http.request_timeout");
+  assertRejected(withKey("http.request_timeout", "30s"), "http.request_timeout");
+});
+
+test("http.request_timeout is read in seconds", () => {
+  assert.equal(parseConfig(withKey("http.request_timeout", 5)).http.requestTimeout, 5);
+});
+
 // [key, minimum, maximum if any]
 const integers: [string, number, number?][] = [
   ["xmpp.ping_interval", 1, 3600],
   ["xmpp.reconnect_max", 1, 3600],
+  ["http.request_timeout", 1, 3600],
   ["push.registration_ttl", 1],
   ["push.default_ttl", 0],
   ["push.max_ttl", 0],

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { httpAnswer } from "../../src/http/status.ts";
+import { cancelAnswer, httpAnswer, problemAnswer } from "../../src/http/status.ts";
 import type { PushOutcome } from "../../src/outcomes.ts";
 
 test("a delivered push answers 201 with TTL 0, since nothing was stored", () => {
@@ -52,7 +52,28 @@ test("no outcome is ever answered 202, which senders treat as a dead endpoint", 
     { kind: "unavailable", retryAfter: 1 },
     { kind: "rate-limited", retryAfter: 1 },
     { kind: "queue-full", retryAfter: 1 },
+    { kind: "store-failed", retryAfter: 1 },
   ];
   const statuses = all.map((o) => httpAnswer(o).status);
-  assert.deepEqual(statuses, [201, 201, 404, 503, 429, 429]);
+  assert.deepEqual(statuses, [201, 201, 404, 503, 429, 429, 503]);
+});
+
+test("a push that had to be stored when the store cannot write answers 503 with Retry-After, never 500 or 201", () => {
+  const a = httpAnswer({ kind: "store-failed", retryAfter: 30 });
+  assert.equal(a.status, 503);
+  assert.deepEqual(a.headers, { "Retry-After": "30" });
+});
+
+test("the only 4xx a request problem gets are 400 (empty, aborted, bad JSON), 408 (too slow) and 413: none that costs a subscription", () => {
+  const statuses = (["empty", "too-large", "aborted", "timeout", "bad-json"] as const).map((p) => problemAnswer(p).status);
+  assert.deepEqual(statuses, [400, 413, 400, 408, 400]);
+});
+
+test("DELETE on a message: 204 cancelled, 410 no longer stored, 404 not an id of ours, 503 + Retry-After while the store cannot write", () => {
+  assert.deepEqual(cancelAnswer("cancelled"), { status: 204, headers: {} });
+  assert.equal(cancelAnswer("gone").status, 410);
+  assert.equal(cancelAnswer("not-ours").status, 404);
+  const failed = cancelAnswer("store-failed");
+  assert.equal(failed.status, 503);
+  assert.ok(Number(failed.headers["Retry-After"]) > 0);
 });

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { isTokenShaped, mintToken, TOKEN_LENGTH } from "../../src/tokens.ts";
+import { isMessageIdShaped, isTokenShaped, MESSAGE_ID_LENGTH, mintMessageId, mintToken, TOKEN_LENGTH } from "../../src/tokens.ts";
 
 const URL_SAFE = /^[A-Za-z0-9_-]+$/;
 
@@ -42,4 +42,21 @@ test("isTokenShaped refuses wrong lengths, other alphabets and trailing newlines
   for (const bad of ["", t.slice(1), `${t}A`, `${t.slice(1)}+`, `${t.slice(1)}/`, `${t.slice(1)}=`, `${t.slice(1)} `, `${t.slice(1)}é`, `${t}\n`, `../${t.slice(3)}`]) {
     assert.equal(isTokenShaped(bad), false, JSON.stringify(bad));
   }
+});
+
+test("a message id is 22 characters of all 64 URL-safe symbols: 132 bits, at least the 128 a cancel capability needs", () => {
+  assert.equal(MESSAGE_ID_LENGTH, 22);
+  assert.ok(MESSAGE_ID_LENGTH * Math.log2(64) >= 128);
+  const seen = new Set<string>();
+  const ids = new Set<string>();
+  for (let i = 0; i < 2000; i++) {
+    const id = mintMessageId();
+    assert.ok(isMessageIdShaped(id), id);
+    ids.add(id);
+    for (const ch of id) seen.add(ch);
+  }
+  assert.equal(seen.size, 64);
+  assert.equal(ids.size, 2000);
+  assert.equal(isMessageIdShaped("x".repeat(21)), false);
+  assert.equal(isMessageIdShaped(`${"x".repeat(21)}/`), false);
 });

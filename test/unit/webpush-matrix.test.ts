@@ -25,6 +25,15 @@ test("a body that is not JSON or has no notification.devices is an error", () =>
   }
 });
 
+test("a body that does not parse is M_NOT_JSON; JSON of the wrong shape is M_BAD_JSON", () => {
+  const code = (b: string) => {
+    const n = parseNotify(Buffer.from(b));
+    return "errcode" in n ? n.errcode : "ok";
+  };
+  assert.deepEqual(["", "{", "nul"].map(code), ["M_NOT_JSON", "M_NOT_JSON", "M_NOT_JSON"]);
+  assert.deepEqual(["[]", "null", "{}", '{"notification":{"devices":{}}}'].map(code), ["M_BAD_JSON", "M_BAD_JSON", "M_BAD_JSON", "M_BAD_JSON"]);
+});
+
 test("a pushkey is ours only if it is exactly public_url + /up/ + a token", () => {
   assert.equal(endpointOf(`${BASE}/up/${TOKEN}`, BASE), TOKEN);
   for (const foreign of [
