@@ -22,7 +22,7 @@ import { waitFor } from "./wait-for.ts";
 const HOST = "127.0.0.1";
 const USER = "postgres";
 const START_TIMEOUT_MS = 30_000;
-const STOP_GRACE_MS = 10_000;
+const STOP_GRACE_MS = 30_000; // fast shutdown still writes a checkpoint, with fsync, on a busy disk
 
 export interface Postgres {
   readonly dir: string;
@@ -36,6 +36,13 @@ export interface Postgres {
   url(database?: string): string;
   /** A new, empty database; returns its URL. */
   createDatabase(name?: string): Promise<string>;
+  /**
+   * A new, empty schema in one shared database, as a URL whose connections
+   * use only that schema (search_path): as good as an empty database to the
+   * store, and far cheaper than CREATE DATABASE with fsync on (a copy of
+   * template1 each, and a checkpoint of all of them at shutdown).
+   */
+  createSchema(name?: string): Promise<string>;
   /** Fast shutdown (SIGINT), then removes the data dir (unless UP_TEST_KEEP is set). */
   stop(): Promise<void>;
   restart(): Promise<void>;
@@ -140,7 +147,9 @@ export async function startPostgres(): Promise<Postgres> {
 
   // SIGINT is PostgreSQL's fast shutdown: clients are disconnected (SIGTERM would wait for them).
   async function halt(): Promise<void> {
-    if (child !== undefined) await terminate(child, "SIGINT", STOP_GRACE_MS);
+    if (child === undefined) return;
+    child.ref(); // track() unrefs it: keep the loop alive until it has exited, even after an escalation to SIGKILL
+    await terminate(child, "SIGINT", STOP_GRACE_MS);
   }
 
   let created = 0;
@@ -155,6 +164,20 @@ export async function startPostgres(): Promise<Postgres> {
     return url(name);
   }
 
+  let shared: string | undefined;
+  async function createSchema(name = `s${process.pid}_${++created}_${randomBytes(3).toString("hex")}`): Promise<string> {
+    shared ??= await createDatabase(`schemas_${process.pid}`);
+    const schema = name.replace(/[^a-z0-9_]/gi, "");
+    const c = new pg.Client({ connectionString: shared });
+    await c.connect();
+    try {
+      await c.query(`CREATE SCHEMA ${schema}`);
+    } finally {
+      await c.end();
+    }
+    return `${shared}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+  }
+
   await launch();
   return {
     dir,
@@ -167,6 +190,7 @@ export async function startPostgres(): Promise<Postgres> {
     },
     url,
     createDatabase,
+    createSchema,
     logTail,
     ...serverLifecycle(dir, launch, halt),
   };
