@@ -25,6 +25,7 @@
 import pg from "pg";
 import type { Logger } from "../../log.ts";
 import type { Store } from "../store.ts";
+import { PgEndpointCache } from "./cache.ts";
 import { migrate, type Migrated } from "./migrate.ts";
 import { pgQueue } from "./queue.ts";
 import { pgRegistrations } from "./registrations.ts";
@@ -58,6 +59,7 @@ export interface PgStore extends Store {
   readonly backend: "postgres";
   readonly pool: pg.Pool;
   readonly migrated: Migrated;
+  readonly cache: PgEndpointCache;
 }
 
 /** Connects, migrates (safe when several instances do it at once) and returns the store. */
@@ -76,13 +78,19 @@ export async function openPgStore(o: PgStoreOptions): Promise<PgStore> {
   // An idle connection died (server restart, network): the pool drops it and
   // opens a new one on the next query. Unhandled, this event would crash us.
   pool.on("error", (err) => o.log?.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, "postgres connection lost"));
+  const cache = new PgEndpointCache({ url: o.url, ...(o.log && { log: o.log }) });
+  await cache.start();
   return {
     backend: "postgres",
     pool,
     migrated,
-    registrations: pgRegistrations(pool),
+    cache,
+    registrations: pgRegistrations(pool, cache),
     queue: pgQueue(pool),
-    close: () => pool.end(),
+    async close() {
+      await cache.close();
+      await pool.end();
+    },
   };
 }
 

@@ -41,4 +41,20 @@ export const PG_MIGRATIONS: readonly string[] = [
    CREATE INDEX queue_expiry ON queue (expires_at);`,
   // 3: the sender's VAPID public key (RFC 8292 §3.2), as in SQLite migration 3.
   `ALTER TABLE queue ADD COLUMN vapid_key text;`,
+  // 4 (PostgreSQL only): every change to a registration, by any writer, tells
+  // every instance's endpoint cache (cache.ts) which ids to forget. Statement
+  // level: one notification per statement, "*" (forget all) past 300 ids so
+  // the payload stays under NOTIFY's 8000 bytes. Two triggers, since
+  // transition tables allow one event per trigger.
+  `CREATE FUNCTION up_registrations_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+   DECLARE ids text;
+   BEGIN
+     SELECT CASE WHEN count(*) > 300 THEN '*' ELSE string_agg(id::text, ',') END INTO ids FROM old_rows;
+     IF ids IS NOT NULL THEN PERFORM pg_notify('up_registrations', ids); END IF;
+     RETURN NULL;
+   END $$;
+   CREATE TRIGGER registrations_updated AFTER UPDATE ON registrations
+     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION up_registrations_changed();
+   CREATE TRIGGER registrations_deleted AFTER DELETE ON registrations
+     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION up_registrations_changed();`,
 ];

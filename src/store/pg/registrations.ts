@@ -1,31 +1,50 @@
-// Registrations in PostgreSQL: the same queries as ../registrations.ts.
-// No endpoint cache yet: every lookup reads the database, which is always
-// true across instances (see docs/high-availability.md for the cache with
-// LISTEN/NOTIFY invalidation).
+// Registrations in PostgreSQL: the same queries as ../registrations.ts, with
+// the endpoint cache (cache.ts) in front of the lookup on every POST. Writes
+// here forget what they changed once they are committed (so a lookup that
+// raced them is not kept either); other writers' changes arrive by NOTIFY.
 import type pg from "pg";
 import type { Dialect, Registration, Registrations, UpsertRequest, UpsertResult } from "../store.ts";
+import type { PgEndpointCache } from "./cache.ts";
 import { LOCK_CLASS_ACCOUNT } from "./locks.ts";
 import { inTransaction } from "./tx.ts";
 
 const COLUMNS = "id, endpoint, dialect, jid, bare, token, application, instance, created_at, renewed_at, expires_at";
 
-export function pgRegistrations(pool: pg.Pool): Registrations {
+export function pgRegistrations(pool: pg.Pool, cache: PgEndpointCache): Registrations {
   const rows = async (sql: string, params: unknown[] = []): Promise<Registration[]> =>
     (await pool.query<Registration>(sql, params)).rows;
   const one = async (sql: string, params: unknown[]): Promise<Registration | undefined> => (await rows(sql, params))[0];
   const changes = async (sql: string, params: unknown[]): Promise<number> => (await pool.query(sql, params)).rowCount ?? 0;
+  const cleared = (n: number): number => {
+    if (n > 0) cache.clear();
+    return n;
+  };
+  const load = (endpoint: string) => one(`SELECT ${COLUMNS} FROM registrations WHERE endpoint = $1`, [endpoint]);
 
   return {
-    lookup: (endpoint, now) =>
-      one(`SELECT ${COLUMNS} FROM registrations WHERE endpoint = $1 AND (expires_at IS NULL OR expires_at > $2)`, [endpoint, now]),
+    async lookup(endpoint, now) {
+      const reg = await cache.get(endpoint, load);
+      return reg && reg.expires_at !== null && reg.expires_at <= now ? undefined : reg;
+    },
     byD1: (bare, token) => one(`SELECT ${COLUMNS} FROM registrations WHERE dialect = 1 AND bare = $1 AND token = $2`, [bare, token]),
     byD2: (bare, application, instance) =>
       one(`SELECT ${COLUMNS} FROM registrations WHERE dialect = 2 AND bare = $1 AND application = $2 AND instance = $3`, [bare, application, instance]),
     byBare: (bare) => rows(`SELECT ${COLUMNS} FROM registrations WHERE bare = $1 ORDER BY id`, [bare]),
-    upsert: (r) => inTransaction(pool, (c) => upsert(c, r)),
-    revoke: async (endpoint) => (await changes("DELETE FROM registrations WHERE endpoint = $1", [endpoint])) > 0,
-    revokeAccount: (bare) => changes("DELETE FROM registrations WHERE bare = $1", [bare]),
-    sweepExpired: (now) => changes("DELETE FROM registrations WHERE expires_at IS NOT NULL AND expires_at <= $1", [now]),
+    async upsert(r) {
+      const touched: number[] = [];
+      try {
+        return await inTransaction(pool, (c) => upsert(c, r, touched));
+      } finally {
+        for (const id of touched) cache.forgetId(id);
+      }
+    },
+    async revoke(endpoint) {
+      const { rows: gone } = await pool.query<{ id: number }>("DELETE FROM registrations WHERE endpoint = $1 RETURNING id", [endpoint]);
+      for (const { id } of gone) cache.forgetId(id);
+      return gone.length > 0;
+    },
+    revokeAccount: async (bare) => cleared(await changes("DELETE FROM registrations WHERE bare = $1", [bare])),
+    sweepExpired: async (now) => cleared(await changes("DELETE FROM registrations WHERE expires_at IS NOT NULL AND expires_at <= $1", [now])),
     all: () => rows(`SELECT ${COLUMNS} FROM registrations ORDER BY id`),
     byPrefix: (prefix, limit) => rows(`SELECT ${COLUMNS} FROM registrations WHERE starts_with(endpoint, $1) ORDER BY id LIMIT $2`, [prefix, limit]),
     async countLiveByDialect(now) {
@@ -55,7 +74,7 @@ export function pgRegistrations(pool: pg.Pool): Registrations {
  * transaction-scoped advisory lock per account serializes every register of
  * one account, so find-or-insert cannot race and the bound is exact.
  */
-async function upsert(c: pg.PoolClient, r: UpsertRequest): Promise<UpsertResult> {
+async function upsert(c: pg.PoolClient, r: UpsertRequest, touched: number[]): Promise<UpsertResult> {
   await c.query("SELECT pg_advisory_xact_lock($1, hashtext($2))", [LOCK_CLASS_ACCOUNT, r.bare]);
   const found =
     r.dialect === 1
@@ -66,10 +85,12 @@ async function upsert(c: pg.PoolClient, r: UpsertRequest): Promise<UpsertResult>
   let existing = found.rows[0];
   if (existing && existing.expires_at !== null && existing.expires_at <= r.now) {
     await c.query("DELETE FROM registrations WHERE id = $1", [existing.id]);
+    touched.push(existing.id);
     existing = undefined;
   }
   if (existing) {
     await c.query("UPDATE registrations SET jid = $1, renewed_at = $2, expires_at = $3 WHERE id = $4", [r.jid, r.now, r.expiresAt, existing.id]);
+    touched.push(existing.id);
     return { ok: true, fresh: false, reg: { ...existing, jid: r.jid, renewed_at: r.now, expires_at: r.expiresAt } };
   }
   const { rows: n } = await c.query<{ n: number }>("SELECT count(*) AS n FROM registrations WHERE bare = $1", [r.bare]);

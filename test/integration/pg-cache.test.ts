@@ -1,0 +1,78 @@
+// The PostgreSQL store's endpoint cache, beyond the contract: it learns of
+// writes from anyone (a trigger notifies, so plain SQL counts too), and it is
+// off, never stale, while its notification connection is down.
+import assert from "node:assert/strict";
+import { after, before, test, type TestContext } from "node:test";
+import pg from "pg";
+import { openPgStore, type PgStore } from "../../src/store/pg/index.ts";
+import type { Registration } from "../../src/store/store.ts";
+import { type Postgres, startPostgres } from "../harness/postgres.ts";
+import { waitFor } from "../harness/wait-for.ts";
+
+const T0 = Date.UTC(2026, 0, 15, 12, 0, 0);
+let server: Postgres;
+before(async () => {
+  server = await startPostgres();
+});
+after(async () => {
+  await server.stop();
+});
+
+async function open(t: TestContext): Promise<{ s: PgStore; sql: (q: string, p?: unknown[]) => Promise<pg.QueryResult> }> {
+  const url = await server.createSchema();
+  const s = await openPgStore({ url });
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  t.after(async () => {
+    await c.end();
+    await s.close();
+  });
+  return { s, sql: (q, p = []) => c.query(q, p) };
+}
+
+async function register(s: PgStore, n: number): Promise<Registration> {
+  const r = await s.registrations.upsert({
+    dialect: 1, jid: `u${n}@x/r`, bare: `u${n}@x`, key: { token: "t", application: null, instance: null },
+    now: T0, expiresAt: null, maxPerAccount: 10, mint: () => `E${String(n).padStart(31, "0")}`,
+  });
+  assert.ok(r.ok);
+  return r.reg;
+}
+
+test("a change by plain SQL, one row or hundreds, is seen through the cache within a second", async (t) => {
+  const { s, sql } = await open(t);
+  assert.equal(s.cache.active, true);
+  const regs: Registration[] = [];
+  for (let i = 0; i < 5; i++) regs.push(await register(s, i));
+  for (const r of regs) assert.equal((await s.registrations.lookup(r.endpoint, T0))?.id, r.id);
+  assert.equal(s.cache.size, 5, "lookups are kept");
+
+  await sql("UPDATE registrations SET jid = 'moved@x/r' WHERE id = $1", [regs[0]!.id]);
+  await waitFor(async () => (await s.registrations.lookup(regs[0]!.endpoint, T0))?.jid === "moved@x/r", 1_000, "the update");
+  await sql("DELETE FROM registrations WHERE id = $1", [regs[1]!.id]);
+  await waitFor(async () => (await s.registrations.lookup(regs[1]!.endpoint, T0)) === undefined, 1_000, "the delete");
+
+  // Past 300 rows the trigger says "forget everything".
+  await sql(`INSERT INTO registrations (endpoint, dialect, jid, bare, token, created_at, renewed_at)
+             SELECT 'bulk' || g, 1, 'b@x/r', 'b' || g || '@x', 't', 0, 0 FROM generate_series(1, 400) g`);
+  assert.equal((await s.registrations.lookup(regs[2]!.endpoint, T0))?.jid, regs[2]!.jid);
+  await sql("UPDATE registrations SET jid = jid || '2'");
+  await waitFor(async () => (await s.registrations.lookup(regs[2]!.endpoint, T0))?.jid === `${regs[2]!.jid}2`, 1_000, "the bulk update");
+});
+
+test("while its notification connection is down the cache is off, lookups stay true, and it comes back", async (t) => {
+  const { s, sql } = await open(t);
+  const reg = await register(s, 1);
+  await s.registrations.lookup(reg.endpoint, T0);
+  assert.equal(s.cache.size, 1);
+  const killed = await sql("SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = 'up-gateway-cache' AND datname = current_database()");
+  assert.ok(killed.rows.length >= 1);
+  await waitFor(() => !s.cache.active, 2_000, "the cache to turn off");
+  assert.equal(s.cache.size, 0);
+  await sql("UPDATE registrations SET jid = 'elsewhere@x/r'");
+  assert.equal((await s.registrations.lookup(reg.endpoint, T0))?.jid, "elsewhere@x/r", "read from the database");
+  assert.equal(s.cache.size, 0, "nothing kept while off");
+  await waitFor(() => s.cache.active, 5_000, "the cache to come back");
+  await s.registrations.lookup(reg.endpoint, T0);
+  assert.equal(s.cache.size, 1);
+});
