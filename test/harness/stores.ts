@@ -19,6 +19,8 @@ export interface Backend {
   open(where: string): Promise<Store>;
   /** Versions recorded as applied, ascending. */
   appliedVersions(where: string): Promise<number[]>;
+  /** Records one more migration than this gateway knows, as a newer gateway would have. */
+  pretendNewerSchema(where: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -36,6 +38,11 @@ export async function sqliteBackend(): Promise<Backend> {
       await s.close();
       return Array.from({ length: v }, (_, i) => i + 1);
     },
+    async pretendNewerSchema(path) {
+      const s = openSqliteStore(path);
+      s.db.pragma(`user_version = ${(s.db.pragma("user_version", { simple: true }) as number) + 1}`);
+      await s.close();
+    },
     stop: () => rm(dir, { recursive: true, force: true }),
   };
 }
@@ -47,15 +54,21 @@ export async function postgresBackend(server?: Postgres): Promise<Backend & { se
     server: pgServer,
     fresh: () => pgServer.createSchema(),
     open: (url) => openPgStore({ url }),
-    async appliedVersions(url) {
-      const c = new pg.Client({ connectionString: url });
-      await c.connect();
-      try {
-        return (await c.query<{ version: number }>("SELECT version FROM schema_migrations ORDER BY version")).rows.map((r) => r.version);
-      } finally {
-        await c.end();
-      }
+    appliedVersions: async (url) =>
+      (await sql<{ version: number }>(url, "SELECT version FROM schema_migrations ORDER BY version")).map((r) => r.version),
+    async pretendNewerSchema(url) {
+      await sql(url, "INSERT INTO schema_migrations (version) SELECT max(version) + 1 FROM schema_migrations");
     },
     stop: () => (server ? Promise.resolve() : pgServer.stop()),
   };
+}
+
+async function sql<T extends pg.QueryResultRow>(url: string, text: string): Promise<T[]> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return (await c.query<T>(text)).rows;
+  } finally {
+    await c.end();
+  }
 }

@@ -68,6 +68,13 @@ for (const [name, make] of backends) {
       for (const s of stores) assert.equal((await s.registrations.lookup(reg.endpoint, T0))?.id, reg.id);
     });
 
+    test("a database migrated by a newer gateway is refused with a message saying to upgrade", async () => {
+      const where = await b.fresh();
+      await (await b.open(where)).close();
+      await b.pretendNewerSchema(where);
+      await assert.rejects(b.open(where), /schema version \d+ is newer than this gateway knows \(\d+\); upgrade the gateway/);
+    });
+
     test("the same account, application and instance get the same endpoint back, renewed and moved to the new resource", async (t) => {
       const s = await store(t);
       const first = await created(s, d2("a@x/phone", 1));
