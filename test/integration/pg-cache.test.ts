@@ -21,13 +21,18 @@ after(async () => {
 async function open(t: TestContext): Promise<{ s: PgStore; sql: (q: string, p?: unknown[]) => Promise<pg.QueryResult> }> {
   const url = await server.createSchema();
   const s = await openPgStore({ url });
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  t.after(async () => {
-    await c.end();
-    await s.close();
-  });
-  return { s, sql: (q, p = []) => c.query(q, p) };
+  t.after(() => s.close());
+  // Another writer, on its own connection each time (a server restart would end a kept one).
+  const sql = async (q: string, p: unknown[] = []): Promise<pg.QueryResult> => {
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    try {
+      return await c.query(q, p);
+    } finally {
+      await c.end();
+    }
+  };
+  return { s, sql };
 }
 
 async function register(s: PgStore, n: number): Promise<Registration> {
@@ -75,4 +80,25 @@ test("while its notification connection is down the cache is off, lookups stay t
   await waitFor(() => s.cache.active, 5_000, "the cache to come back");
   await s.registrations.lookup(reg.endpoint, T0);
   assert.equal(s.cache.size, 1);
+});
+
+test("while PostgreSQL is down every call fails within the pool's timeouts, and after it returns the store and its cache work again", async (t) => {
+  const { s } = await open(t);
+  const reg = await register(s, 1);
+  await s.registrations.lookup(reg.endpoint, T0);
+  await server.halt();
+  try {
+    await waitFor(() => !s.cache.active, 3_000, "the cache to turn off");
+    for (const call of [() => s.registrations.lookup(reg.endpoint, T0), () => s.queue.hasWaiting(reg.id, T0)]) {
+      const started = Date.now();
+      await assert.rejects(call());
+      const ms = Date.now() - started;
+      assert.ok(ms < 5_000, `failed after ${ms} ms`);
+      t.diagnostic(`a call while PostgreSQL is down failed after ${ms} ms`);
+    }
+  } finally {
+    await server.resume();
+  }
+  assert.equal((await s.registrations.lookup(reg.endpoint, T0))?.id, reg.id, "the pool reconnects by itself");
+  await waitFor(() => s.cache.active, 5_000, "the cache to come back");
 });
