@@ -25,7 +25,9 @@
 import pg from "pg";
 import type { Logger } from "../../log.ts";
 import type { Store } from "../store.ts";
-import { PgEndpointCache } from "./cache.ts";
+import { PgEndpointCache, REGISTRATIONS_CHANNEL } from "./cache.ts";
+import { PgListener } from "./listener.ts";
+import { MaybeWaiting, QUEUE_CHANNEL } from "./waiting.ts";
 import { migrate, type Migrated } from "./migrate.ts";
 import { pgQueue } from "./queue.ts";
 import { pgRegistrations } from "./registrations.ts";
@@ -60,6 +62,7 @@ export interface PgStore extends Store {
   readonly pool: pg.Pool;
   readonly migrated: Migrated;
   readonly cache: PgEndpointCache;
+  readonly waiting: MaybeWaiting;
 }
 
 /** Connects, migrates (safe when several instances do it at once) and returns the store. */
@@ -78,17 +81,20 @@ export async function openPgStore(o: PgStoreOptions): Promise<PgStore> {
   // An idle connection died (server restart, network): the pool drops it and
   // opens a new one on the next query. Unhandled, this event would crash us.
   pool.on("error", (err) => o.log?.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, "postgres connection lost"));
-  const cache = new PgEndpointCache({ url: o.url, ...(o.log && { log: o.log }) });
-  await cache.start();
+  const listener = new PgListener({ url: o.url, channels: [REGISTRATIONS_CHANNEL, QUEUE_CHANNEL], ...(o.log && { log: o.log }) });
+  const cache = new PgEndpointCache(listener);
+  const waiting = new MaybeWaiting(listener);
+  await listener.start();
   return {
     backend: "postgres",
     pool,
     migrated,
     cache,
+    waiting,
     registrations: pgRegistrations(pool, cache),
-    queue: pgQueue(pool),
+    queue: pgQueue(pool, waiting),
     async close() {
-      await cache.close();
+      await listener.close();
       await pool.end();
     },
   };

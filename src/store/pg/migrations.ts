@@ -57,4 +57,22 @@ export const PG_MIGRATIONS: readonly string[] = [
      REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION up_registrations_changed();
    CREATE TRIGGER registrations_deleted AFTER DELETE ON registrations
      REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION up_registrations_changed();`,
+  // 5 (PostgreSQL only): every insert into the queue, by any writer, tells
+  // every instance which registrations may now have messages waiting
+  // (waiting.ts). Never "all": chunks of 300 ids, under NOTIFY's 8000 bytes.
+  `CREATE FUNCTION up_queue_added() RETURNS trigger LANGUAGE plpgsql AS $$
+   DECLARE chunk text;
+   BEGIN
+     FOR chunk IN
+       SELECT string_agg(registration::text, ',') FROM (
+         SELECT registration, (row_number() OVER (ORDER BY registration) - 1) / 300 AS part
+         FROM (SELECT DISTINCT registration FROM new_rows) d
+       ) p GROUP BY part
+     LOOP
+       PERFORM pg_notify('up_queue', chunk);
+     END LOOP;
+     RETURN NULL;
+   END $$;
+   CREATE TRIGGER queue_inserted AFTER INSERT ON queue
+     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION up_queue_added();`,
 ];

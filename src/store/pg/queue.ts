@@ -2,10 +2,11 @@
 import type pg from "pg";
 import type { EnqueueResult, Head, Queue } from "../store.ts";
 import { inTransaction, sqlState } from "./tx.ts";
+import type { MaybeWaiting } from "./waiting.ts";
 
 const FOREIGN_KEY_VIOLATION = "23503";
 
-export function pgQueue(pool: pg.Pool): Queue {
+export function pgQueue(pool: pg.Pool, waiting: MaybeWaiting): Queue {
   const ids = async (sql: string, params: unknown[]): Promise<number[]> =>
     (await pool.query<{ id: number }>(sql, params)).rows.map((r) => r.id);
   const count = async (sql: string, params: unknown[]): Promise<number> => (await pool.query<{ n: number }>(sql, params)).rows[0]!.n;
@@ -13,7 +14,7 @@ export function pgQueue(pool: pg.Pool): Queue {
   return {
     async enqueue(m, max) {
       try {
-        return await inTransaction(pool, async (c): Promise<EnqueueResult> => {
+        const r = await inTransaction(pool, async (c): Promise<EnqueueResult> => {
           // Locking the registration row serializes the enqueues of one
           // registration across gateways (so its ids are drawn and committed
           // in delivery order, and the bound holds) and holds off a revoke
@@ -35,13 +36,20 @@ export function pgQueue(pool: pg.Pool): Queue {
           );
           return { ok: true, id: rows[0]!.id, replaced: old !== undefined };
         });
+        if (r.ok) waiting.added(m.registration); // at once; the trigger's notification follows
+        return r;
       } catch (err) {
         if (sqlState(err) === FOREIGN_KEY_VIOLATION) return { ok: false, reason: "gone" };
         throw err;
       }
     },
-    hasWaiting: async (registration, now) =>
-      (await pool.query("SELECT 1 FROM queue WHERE registration = $1 AND expires_at > $2 LIMIT 1", [registration, now])).rowCount! > 0,
+    async hasWaiting(registration, now) {
+      if (!waiting.mayHave(registration)) return false;
+      const mark = waiting.mark(registration);
+      const live = (await pool.query("SELECT 1 FROM queue WHERE registration = $1 AND expires_at > $2 LIMIT 1", [registration, now])).rowCount! > 0;
+      if (!live) waiting.settled(registration, mark);
+      return live;
+    },
     count: (registration, now) => count("SELECT count(*) AS n FROM queue WHERE registration = $1 AND expires_at > $2", [registration, now]),
     head: async (registration, now) =>
       (

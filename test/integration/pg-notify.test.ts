@@ -1,6 +1,7 @@
-// The PostgreSQL store's endpoint cache, beyond the contract: it learns of
-// writes from anyone (a trigger notifies, so plain SQL counts too), and it is
-// off, never stale, while its notification connection is down.
+// The PostgreSQL store's in-memory views, beyond the contract: the endpoint
+// cache and the set of registrations that may have queued messages learn of
+// writes from anyone (triggers notify, so plain SQL counts too), and they are
+// off, never stale, while their notification connection is down.
 import assert from "node:assert/strict";
 import { after, before, test, type TestContext } from "node:test";
 import pg from "pg";
@@ -18,7 +19,7 @@ after(async () => {
   await server.stop();
 });
 
-async function open(t: TestContext): Promise<{ s: PgStore; sql: (q: string, p?: unknown[]) => Promise<pg.QueryResult> }> {
+async function open(t: TestContext): Promise<{ s: PgStore; url: string; sql: (q: string, p?: unknown[]) => Promise<pg.QueryResult> }> {
   const url = await server.createSchema();
   const s = await openPgStore({ url });
   t.after(() => s.close());
@@ -32,7 +33,7 @@ async function open(t: TestContext): Promise<{ s: PgStore; sql: (q: string, p?: 
       await c.end();
     }
   };
-  return { s, sql };
+  return { s, url, sql };
 }
 
 async function register(s: PgStore, n: number): Promise<Registration> {
@@ -70,7 +71,7 @@ test("while its notification connection is down the cache is off, lookups stay t
   const reg = await register(s, 1);
   await s.registrations.lookup(reg.endpoint, T0);
   assert.equal(s.cache.size, 1);
-  const killed = await sql("SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = 'up-gateway-cache' AND datname = current_database()");
+  const killed = await sql("SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = 'up-gateway-listen' AND datname = current_database()");
   assert.ok(killed.rows.length >= 1);
   await waitFor(() => !s.cache.active, 2_000, "the cache to turn off");
   assert.equal(s.cache.size, 0);
@@ -101,4 +102,35 @@ test("while PostgreSQL is down every call fails within the pool's timeouts, and 
   }
   assert.equal((await s.registrations.lookup(reg.endpoint, T0))?.id, reg.id, "the pool reconnects by itself");
   await waitFor(() => s.cache.active, 5_000, "the cache to come back");
+});
+
+test("a message queued by another instance or by plain SQL is seen by hasWaiting within a second; an empty queue is answered from memory", async (t) => {
+  const { s, url, sql } = await open(t);
+  const other = await openPgStore({ url });
+  t.after(() => other.close());
+  const regs: Registration[] = [];
+  for (let i = 0; i < 3; i++) regs.push(await register(s, i));
+  assert.equal(await s.queue.hasWaiting(regs[0]!.id, T0), false);
+  assert.equal(s.waiting.mayHave(regs[0]!.id), false, "nothing queued: no query needed");
+
+  const m = { payload: Buffer.from("x"), ttl: 60, topic: null, urgency: null, content_encoding: null, vapid_key: null, created_at: T0, expires_at: T0 + 60_000 };
+  const queued = await other.queue.enqueue({ ...m, registration: regs[0]!.id }, 10);
+  assert.ok(queued.ok);
+  await waitFor(() => s.queue.hasWaiting(regs[0]!.id, T0), 1_000, "the other instance's message");
+  await sql(`INSERT INTO queue (registration, payload, ttl, created_at, expires_at) VALUES ($1, 'y', 60, $2, $3)`, [regs[1]!.id, T0, T0 + 60_000]);
+  await waitFor(() => s.queue.hasWaiting(regs[1]!.id, T0), 1_000, "the message inserted by plain SQL");
+
+  assert.equal(await s.queue.remove(queued.id), true);
+  assert.equal(await s.queue.hasWaiting(regs[0]!.id, T0), false);
+  assert.equal(s.waiting.mayHave(regs[0]!.id), false, "forgotten once the database said nothing is left");
+  assert.equal(await s.queue.hasWaiting(regs[2]!.id, T0), false);
+
+  // One statement queueing for 700 registrations: notified in chunks, none missed.
+  await sql(`INSERT INTO registrations (endpoint, dialect, jid, bare, token, created_at, renewed_at)
+             SELECT 'bulk' || g, 1, 'b@x/r', 'b' || g || '@x', 't', 0, 0 FROM generate_series(1, 700) g`);
+  await sql(`INSERT INTO queue (registration, payload, ttl, created_at, expires_at)
+             SELECT id, 'z', 60, $1, $2 FROM registrations WHERE endpoint LIKE 'bulk%'`, [T0, T0 + 60_000]);
+  const bulk = (await sql("SELECT id FROM registrations WHERE endpoint LIKE 'bulk%'")).rows.map((r) => Number(r.id));
+  await waitFor(() => bulk.every((id) => s.waiting.mayHave(id)), 1_000, "all 700 registrations");
+  for (const id of bulk.slice(0, 5)) assert.equal(await s.queue.hasWaiting(id, T0), true);
 });
