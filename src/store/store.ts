@@ -9,6 +9,13 @@
 // atomic across gateways sharing one database (register-or-renew with the
 // per-account bound, enqueue with the queue bound and Topic replacement) are
 // single methods, so each implementation can make them one transaction.
+//
+// Several stores on one database: every write is seen by the others' lookups
+// within a second (both keep an endpoint cache; SQLite learns of other
+// connections' commits by PRAGMA data_version, PostgreSQL by NOTIFY). Only
+// PostgreSQL serves several gateways: a SQLite file has one gateway process
+// (plus the admin tool, which does not enqueue), and its hasWaiting knows
+// only that process's enqueues.
 import type { Dialect, Registration } from "./registrations.ts";
 import type { EnqueueResult, Head, NewMessage } from "./queue.ts";
 

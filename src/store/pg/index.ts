@@ -15,7 +15,8 @@
 //   postgres.js reconnects by itself, good for queries but it hides what the
 //   leader must know at once: its session, and so its lock, is gone.
 // - LISTEN/NOTIFY: both (pg: 'notification' events on a dedicated client we
-//   reconnect ourselves, so the cache knows when it may have missed some).
+//   reconnect ourselves, listener.ts, so the in-memory views know exactly
+//   when they may have missed some).
 // - TCP keepalives: both set only the idle delay (keepAlive,
 //   keepAliveInitialDelayMillis here; keep_alive there): Node 20 cannot set
 //   the probe interval or count, so the leader also heartbeats and sets the
