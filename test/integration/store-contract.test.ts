@@ -29,7 +29,7 @@ function d1(jid: string, token: string, over: Partial<UpsertRequest> = {}): Upse
 function msg(registration: number, over: Partial<NewMessage> = {}): NewMessage {
   return {
     registration, payload: Buffer.from([0, 1, 254, 255]), ttl: 3600, topic: null, urgency: null, content_encoding: "aes128gcm",
-    vapid_key: null, created_at: T0, expires_at: T0 + 3600_000, ...over,
+    vapid_key: null, public_id: null, created_at: T0, expires_at: T0 + 3600_000, ...over,
   };
 }
 async function created(s: Store, r: UpsertRequest): Promise<Registration> {
@@ -72,7 +72,7 @@ for (const [name, make] of backends) {
       const where = await b.fresh();
       await (await b.open(where)).close();
       await b.pretendNewerSchema(where);
-      await assert.rejects(b.open(where), /schema version \d+ is newer than this gateway knows \(\d+\); upgrade the gateway/);
+      await assert.rejects(b.open(where), /schema version \d+ is newer than this gateway knows \(\d+\)[;:] upgrade the gateway/);
     });
 
     test("the same account, application and instance get the same endpoint back, renewed and moved to the new resource", async (t) => {
@@ -177,7 +177,7 @@ for (const [name, make] of backends) {
       const reg = await created(s, d2("a@x/r", 1));
       const ids: number[] = [];
       for (let i = 0; i < 3; i++) {
-        const r = await s.queue.enqueue(msg(reg.id, { payload: Buffer.from([i, 0, 255]), urgency: i === 1 ? "high" : null, vapid_key: i === 2 ? "BKey" : null }), 10);
+        const r = await s.queue.enqueue(msg(reg.id, { payload: Buffer.from([i, 0, 255]), urgency: i === 1 ? "high" : null, vapid_key: i === 2 ? "BKey" : null, public_id: i === 2 ? `msg-${i}` : null }), 10);
         assert.ok(r.ok && !r.replaced);
         ids.push(r.id);
       }
@@ -190,6 +190,7 @@ for (const [name, make] of backends) {
       assert.deepEqual([next?.id, next?.urgency, next?.payload], [ids[1], "high", Buffer.from([1, 0, 255])]);
       await s.queue.remove(ids[1]!);
       assert.equal((await s.queue.head(reg.id, T0))?.vapid_key, "BKey");
+      assert.equal((await s.queue.head(reg.id, T0))?.public_id, "msg-2");
       assert.equal(await s.queue.count(reg.id, T0), 1);
     });
 

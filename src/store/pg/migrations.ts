@@ -75,4 +75,8 @@ export const PG_MIGRATIONS: readonly string[] = [
    END $$;
    CREATE TRIGGER queue_inserted AFTER INSERT ON queue
      REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION up_queue_added();`,
+  // 6: the public message id a 201's Location names (SQLite migration 4), so
+  // DELETE on it can cancel a stored message; unique, NULL for old rows.
+  `ALTER TABLE queue ADD COLUMN public_id text;
+   CREATE UNIQUE INDEX queue_public_id ON queue (public_id) WHERE public_id IS NOT NULL;`,
 ];

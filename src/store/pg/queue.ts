@@ -30,9 +30,9 @@ export function pgQueue(pool: pg.Pool, waiting: MaybeWaiting): Queue {
           if (live - oldLive >= max) return { ok: false, reason: "full" };
           if (old) await c.query("DELETE FROM queue WHERE id = $1", [old.id]);
           const { rows } = await c.query<{ id: number }>(
-            `INSERT INTO queue (registration, payload, ttl, topic, urgency, content_encoding, vapid_key, created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
-            [m.registration, m.payload, m.ttl, m.topic, m.urgency, m.content_encoding, m.vapid_key, m.created_at, m.expires_at],
+            `INSERT INTO queue (registration, payload, ttl, topic, urgency, content_encoding, vapid_key, public_id, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+            [m.registration, m.payload, m.ttl, m.topic, m.urgency, m.content_encoding, m.vapid_key, m.public_id ?? null, m.created_at, m.expires_at],
           );
           return { ok: true, id: rows[0]!.id, replaced: old !== undefined };
         });
@@ -54,7 +54,7 @@ export function pgQueue(pool: pg.Pool, waiting: MaybeWaiting): Queue {
     head: async (registration, now) =>
       (
         await pool.query<Head>(
-          `SELECT q.id, q.registration, q.payload, q.ttl, q.topic, q.urgency, q.content_encoding, q.vapid_key, q.created_at, q.expires_at, r.endpoint
+          `SELECT q.id, q.registration, q.payload, q.ttl, q.topic, q.urgency, q.content_encoding, q.vapid_key, q.public_id, q.created_at, q.expires_at, r.endpoint
            FROM queue q JOIN registrations r ON r.id = q.registration
            WHERE q.registration = $1 AND q.expires_at > $2 ORDER BY q.id LIMIT 1`,
           [registration, now],
