@@ -15,6 +15,7 @@ import { iqHandlers } from "./xmpp/handlers.ts";
 import { createHttpEdge, type HttpEdge } from "./http/server.ts";
 import { Metrics } from "./metrics.ts";
 import { RateLimiter } from "./ratelimit.ts";
+import { NotifyDedupe } from "./matrix-dedupe.ts";
 import { mintToken, type MintToken } from "./tokens.ts";
 
 export interface AppDeps {
@@ -102,6 +103,7 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
     messageId: () => `${msgPrefix}-${(msgCounter++).toString(36)}`,
     limiter: new RateLimiter({ rate: config.limits.endpointRate, burst: config.limits.endpointBurst }, now),
     metrics,
+    matrixDedupe: new NotifyDedupe({ now }),
   });
 
   const sweep = setInterval(() => {

@@ -9,7 +9,7 @@ import type { PushOutcome } from "../outcomes.ts";
 import type { Take } from "../ratelimit.ts";
 import type { Registration } from "../store/registrations.ts";
 import { deliverer, type DeliverDeps } from "./deliver.ts";
-import { matrixRoutes } from "./matrix-route.ts";
+import { matrixRoutes, type MatrixRouteDeps } from "./matrix-route.ts";
 import { pushRoutes } from "./push-route.ts";
 import { pushPost, type PushPost } from "./push-post.ts";
 
@@ -29,6 +29,8 @@ export interface HttpDeps {
   messageId: () => string;
   limiter?: { take(key: string): Take };
   metrics?: HttpMetrics;
+  /** Matrix notify retries (src/matrix-dedupe.ts); without it every notify is delivered. */
+  matrixDedupe?: MatrixRouteDeps["dedupe"];
 }
 
 function createApp(d: HttpDeps, deliver: ReturnType<typeof deliverer>): Koa {
@@ -52,7 +54,7 @@ function createApp(d: HttpDeps, deliver: ReturnType<typeof deliverer>): Koa {
   }
 
   pushRoutes(router, { isLive });
-  matrixRoutes(router, { log: d.log, deliver, publicUrl: d.publicUrl });
+  matrixRoutes(router, { log: d.log, deliver, publicUrl: d.publicUrl, dedupe: d.matrixDedupe });
 
   app.use(async (ctx, next) => {
     try {
