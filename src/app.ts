@@ -10,6 +10,7 @@ import { PushService } from "./push.ts";
 import { QueueStore } from "./store/queue.ts";
 import { Flusher } from "./queue-flush.ts";
 import { BounceHandler } from "./bounce.ts";
+import { DeviceFollower } from "./follow/follower.ts";
 import { XmppEdge } from "./xmpp/edge.ts";
 import { iqHandlers } from "./xmpp/handlers.ts";
 import { createHttpEdge, type HttpEdge } from "./http/server.ts";
@@ -70,6 +71,14 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
       onBounce: bounces.handle,
     },
   );
+  const follower = new DeviceFollower({
+    presence,
+    transport: edge,
+    move: (reg, jid) => registry.move(reg, jid),
+    timeoutMs: config.push.timeout * 1000,
+    log: log.child({ module: "follow" }),
+    onMoved: (reg) => flusher.wake(reg.id), // what waited for the old resource goes to the new one
+  });
   const pushes = new PushService({
     registry,
     presence,
@@ -81,6 +90,7 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
     timeoutMs: config.push.timeout * 1000,
     onOutcome: metrics.onOutcome,
     onQueued: (id, failed) => flusher.queued(id, failed),
+    follow: follower.follow,
   });
   const flusher = new Flusher({
     queue,

@@ -51,6 +51,12 @@ export class Registry {
     return reg;
   }
 
+  /** Following the device (src/follow/): another resource of the account took a push for this registration. */
+  move(reg: Registration, jid: string): void {
+    if (bareJid(jid) !== reg.bare) throw new Error("a registration moves only within its account");
+    this.d.store.moveJid(reg.id, jid);
+  }
+
   /** The distributor said the app is gone: the endpoint answers 404 from now on. */
   revoke(endpoint: string): boolean {
     return this.d.store.deleteEndpoint(endpoint) > 0;

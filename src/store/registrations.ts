@@ -42,6 +42,7 @@ export class RegistrationStore {
       renew: db.prepare<[string, number, number | null, number]>(
         "UPDATE registrations SET jid = ?, renewed_at = ?, expires_at = ? WHERE id = ?",
       ),
+      moveJid: db.prepare<[string, number]>("UPDATE registrations SET jid = ? WHERE id = ?"),
       deleteEndpoint: db.prepare<[string]>("DELETE FROM registrations WHERE endpoint = ?"),
       deleteBare: db.prepare<[string]>("DELETE FROM registrations WHERE bare = ?"),
       deleteExpired: db.prepare<[number]>("DELETE FROM registrations WHERE expires_at IS NOT NULL AND expires_at <= ?"),
@@ -78,6 +79,12 @@ export class RegistrationStore {
   renew(id: number, jid: string, now: number, expiresAt: number | null): void {
     this.cache.forgetId(id);
     this.q.renew.run(jid, now, expiresAt, id);
+  }
+
+  /** The device answered from another resource: pushes go there now (the lifetime is unchanged). */
+  moveJid(id: number, jid: string): void {
+    this.cache.forgetId(id);
+    this.q.moveJid.run(jid, id);
   }
 
   /** Returns how many rows went. */
