@@ -9,7 +9,7 @@ import { PresenceBook } from "./presence.ts";
 import { PushService } from "./push.ts";
 import { QueueStore } from "./store/queue.ts";
 import { Flusher } from "./queue-flush.ts";
-import { BounceHandler } from "./bounce.ts";
+import { BounceHandler } from "./bounce/handler.ts";
 import { DeviceFollower } from "./follow/follower.ts";
 import { XmppEdge } from "./xmpp/edge.ts";
 import { iqHandlers } from "./xmpp/handlers.ts";
@@ -55,6 +55,8 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
   const bounces = new BounceHandler({
     byBare: store.byBare,
     revoke: (e) => registry.revoke(e),
+    setBounceSince: (id, since) => store.setBounceSince(id, since),
+    now,
     log: log.child({ module: "bounce" }),
     onBounce: (condition) => metrics.countBounce(condition),
   });
@@ -91,6 +93,7 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
     onOutcome: metrics.onOutcome,
     onQueued: (id, failed) => flusher.queued(id, failed),
     follow: follower.follow,
+    onSent1: bounces.sent,
   });
   const flusher = new Flusher({
     queue,

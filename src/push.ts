@@ -51,6 +51,8 @@ export interface PushServiceDeps {
   onOutcome?: (o: PushOutcome, dialect: 1 | 2, startedAt: number) => void;
   /** Offers the push to the account's other resources when the registration's own is gone (src/follow/); true if one took it. */
   follow?: (reg: Registration, payload: Buffer) => Promise<boolean>;
+  /** A dialect-1 notification went out (src/bounce/ watches what bounces). */
+  onSent1?: (reg: Registration) => void;
 }
 
 export class PushService {
@@ -130,6 +132,7 @@ export class PushService {
     if (!t.online) return { kind: "unavailable", retryAfter: RETRY_AFTER.linkDown };
     try {
       await t.send(notification(t.domain, reg.jid, t.nextId(), reg.token!, msg.payload));
+      this.d.onSent1?.(reg);
       return { kind: "delivered" };
     } catch (err) {
       this.d.log.warn({ err }, "could not write a notification to the component link");

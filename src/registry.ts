@@ -86,7 +86,7 @@ export class Registry {
       }
       if (existing) {
         this.d.store.renew(existing.id, from, now, expiresAt);
-        return { ok: true, fresh: false, reg: { ...existing, jid: from, renewed_at: now, expires_at: expiresAt } };
+        return { ok: true, fresh: false, reg: { ...existing, jid: from, renewed_at: now, expires_at: expiresAt, bounce_since: null } };
       }
       if (this.d.store.countByBare(bare) >= this.d.options.maxRegistrationsPerJid) {
         return { ok: false, reason: "too-many", text: `at most ${this.d.options.maxRegistrationsPerJid} registrations per account` };

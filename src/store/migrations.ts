@@ -39,4 +39,9 @@ export const MIGRATIONS: readonly string[] = [
   // 3: the sender's VAPID public key (RFC 8292 §3.2, `k=`), kept with a stored
   // message like its other WebPush headers. The JWT is not kept: it expires.
   `ALTER TABLE queue ADD COLUMN vapid_key TEXT;`,
+  // 4: dialect-1 bounces (src/bounce/). When the current run of bounced
+  // notifications began, NULL when none: a registration is revoked only
+  // after every notification bounced for 7 days, so the start must survive
+  // a restart.
+  `ALTER TABLE registrations ADD COLUMN bounce_since INTEGER;`,
 ];
