@@ -10,12 +10,14 @@ import { PresenceBook } from "./presence.ts";
 import { PushService } from "./push.ts";
 import { QueueStore } from "./store/queue.ts";
 import { Flusher } from "./queue-flush.ts";
-import { BounceHandler } from "./bounce.ts";
+import { BounceHandler } from "./bounce/handler.ts";
+import { DeviceFollower } from "./follow/follower.ts";
 import { XmppEdge } from "./xmpp/edge.ts";
 import { iqHandlers } from "./xmpp/handlers.ts";
 import { createHttpEdge, type HttpEdge } from "./http/server.ts";
 import { Metrics } from "./metrics.ts";
 import { RateLimiter } from "./ratelimit.ts";
+import { NotifyDedupe } from "./matrix-dedupe.ts";
 import { mintMessageId, mintToken, type MintToken } from "./tokens.ts";
 
 export interface AppDeps {
@@ -68,6 +70,8 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
   const bounces = new BounceHandler({
     byBare: store.byBare,
     revoke: (e) => registry.revoke(e),
+    setBounceSince: (id, since) => store.setBounceSince(id, since),
+    now,
     log: log.child({ module: "bounce" }),
     onBounce: (condition) => metrics.countBounce(condition),
   });
@@ -84,6 +88,14 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
       onBounce: bounces.handle,
     },
   );
+  const follower = new DeviceFollower({
+    presence,
+    transport: edge,
+    move: (reg, jid) => registry.move(reg, jid),
+    timeoutMs: config.push.timeout * 1000,
+    log: log.child({ module: "follow" }),
+    onMoved: (reg) => flusher.wake(reg.id), // what waited for the old resource goes to the new one
+  });
   const pushes = new PushService({
     registry,
     presence,
@@ -95,6 +107,8 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
     timeoutMs: config.push.timeout * 1000,
     onOutcome: metrics.onOutcome,
     onQueued: (id, failed) => flusher.queued(id, failed),
+    follow: follower.follow,
+    onSent1: bounces.sent,
   });
   const flusher = new Flusher({
     queue,
@@ -118,6 +132,7 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
     requestTimeoutMs: config.http.requestTimeout * 1000,
     limiter: new RateLimiter({ rate: config.limits.endpointRate, burst: config.limits.endpointBurst }, now),
     metrics,
+    matrixDedupe: new NotifyDedupe({ now }),
   });
 
   const sweep = setInterval(() => {

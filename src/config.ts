@@ -9,6 +9,7 @@ export const DEFAULTS = Object.freeze({
   pingInterval: 30, // s: notice a dead component link within a minute
   reconnectMax: 60, // s: ceiling of the reconnect backoff
   registrationTtl: 7 * 86400, // s: Conversations renews below 24 h left, so well above that
+  minRegistrationTtl: 2 * 86400, // s: below this, Conversations' hourly "less than 24 h left" check renews every hour
   defaultTtl: 86400, // s: kept when a sender gives no TTL header
   maxTtl: 28 * 86400, // s: upper bound of what we keep
   maxQueuePerRegistration: 1000, // messages
@@ -105,7 +106,7 @@ export function parseConfig(doc: Table, env: NodeJS.ProcessEnv = {}): Config {
   const secret = env[SECRET_ENV] !== undefined && env[SECRET_ENV] !== "" ? env[SECRET_ENV]! : x.secret;
   const listen = parseListen(requireString("http.listen", h.listen));
   const push = {
-    registrationTtl: int("push.registration_ttl", p.registration_ttl, DEFAULTS.registrationTtl, 1),
+    registrationTtl: registrationTtl(p.registration_ttl),
     defaultTtl: int("push.default_ttl", p.default_ttl, DEFAULTS.defaultTtl, 0),
     maxTtl: int("push.max_ttl", p.max_ttl, DEFAULTS.maxTtl, 0),
     maxQueuePerRegistration: int("push.max_queue_per_registration", p.max_queue_per_registration, DEFAULTS.maxQueuePerRegistration, 0),
@@ -161,6 +162,23 @@ function int(key: string, v: unknown, dflt: number, min: number, max = Number.MA
   const n = typeof v === "bigint" ? Number(v) : v;
   if (typeof n !== "number" || !Number.isInteger(n) || n < min || n > max) {
     throw new ConfigError(key, `must be a whole number from ${min} to ${max}, got ${JSON.stringify(String(v))}`);
+  }
+  return n;
+}
+
+/**
+ * Conversations renews every registration with less than 24 h left, hourly
+ * and on each reconnect: a lifetime near or under a day makes it re-register
+ * every hour, and its apps wait for an endpoint meanwhile.
+ */
+function registrationTtl(v: unknown): number {
+  const key = "push.registration_ttl";
+  const n = int(key, v, DEFAULTS.registrationTtl, 1);
+  if (n < DEFAULTS.minRegistrationTtl) {
+    throw new ConfigError(
+      key,
+      `must be at least ${DEFAULTS.minRegistrationTtl} (2 days), got ${n}: Conversations renews a registration hourly once less than 24 h are left, so a shorter lifetime makes it re-register every hour and apps wait for their endpoint`,
+    );
   }
   return n;
 }

@@ -61,6 +61,12 @@ export function payloadFor(body: Buffer, n: Notify): Buffer | undefined {
   return out.length <= MAX_PAYLOAD ? out : undefined;
 }
 
+/** The event a notification is about; badge-only notifications have none. */
+export function eventIdOf(n: Notify): string | undefined {
+  const id = n.notification.event_id;
+  return typeof id === "string" && id !== "" ? id : undefined;
+}
+
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 export type Delivered = { pushkey: string; outcome: PushOutcome };

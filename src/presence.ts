@@ -1,19 +1,70 @@
 // Directed presence from distributors, per full JID. Only an explicit
-// unavailable marks a JID offline: an unknown JID may well be online.
+// unavailable marks a JID offline: an unknown JID may well be online. The
+// available resources of each account are what "following the device"
+// (src/follow/) may try when a registration's own full JID is gone; each
+// remembers, for its session, the registrations it said are not its own.
+import { bareJid } from "./jid.ts";
+
+export const PRESENCE_LIMITS = Object.freeze({
+  accounts: 100_000, // accounts with available resources; past it the least recently seen go
+  resourcesPerAccount: 10, // a phone, a tablet, a desktop client and their stale sessions
+  refusalsPerResource: 100, // as many as registrations one account may usually hold
+  offline: 200_000, // full JIDs known offline
+});
+
+export type PresenceLimits = { readonly [K in keyof typeof PRESENCE_LIMITS]: number };
+
+type Refusals = Set<number>;
+
 export class PresenceBook {
   private readonly offline = new Set<string>();
+  /** bare -> full -> refusals; both maps in order of the last available presence (newest last). */
+  private readonly accounts = new Map<string, Map<string, Refusals>>();
   private readonly listeners: ((jid: string) => void)[] = [];
+
+  constructor(private readonly limits: PresenceLimits = PRESENCE_LIMITS) {}
 
   available(jid: string): void {
     this.offline.delete(jid);
+    const bare = bareJid(jid);
+    const resources = this.accounts.get(bare) ?? new Map<string, Refusals>();
+    // A repeated presence of one session keeps what that session said; the order moves it last.
+    const refusals = resources.get(jid) ?? new Set<number>();
+    resources.delete(jid);
+    resources.set(jid, refusals);
+    if (resources.size > this.limits.resourcesPerAccount) resources.delete(resources.keys().next().value!);
+    this.accounts.delete(bare);
+    this.accounts.set(bare, resources);
+    if (this.accounts.size > this.limits.accounts) this.accounts.delete(this.accounts.keys().next().value!);
     for (const fn of this.listeners) fn(jid);
   }
 
   unavailable(jid: string): void {
+    this.offline.delete(jid);
     this.offline.add(jid);
+    if (this.offline.size > this.limits.offline) this.offline.delete(this.offline.values().next().value!);
+    const bare = bareJid(jid);
+    const resources = this.accounts.get(bare);
+    resources?.delete(jid);
+    if (resources?.size === 0) this.accounts.delete(bare);
   }
 
   isKnownOffline = (jid: string): boolean => this.offline.has(jid);
+
+  /** Full JIDs of this account that sent available presence and are still there, newest first. */
+  availableResources(bare: string): string[] {
+    return [...(this.accounts.get(bare)?.keys() ?? [])].reverse();
+  }
+
+  /** `jid` answered that registration `reg` is not one of its apps: do not ask it again this session. */
+  refused(jid: string, reg: number): void {
+    const refusals = this.accounts.get(bareJid(jid))?.get(jid);
+    if (!refusals) return;
+    refusals.add(reg);
+    if (refusals.size > this.limits.refusalsPerResource) refusals.delete(refusals.values().next().value!);
+  }
+
+  hasRefused = (jid: string, reg: number): boolean => this.accounts.get(bareJid(jid))?.get(jid)?.has(reg) ?? false;
 
   /** Called with the full JID whenever a distributor says it is available. */
   onAvailable(fn: (jid: string) => void): void {
@@ -23,5 +74,6 @@ export class PresenceBook {
   /** After the component link drops, what we knew is stale. */
   clear(): void {
     this.offline.clear();
+    this.accounts.clear();
   }
 }

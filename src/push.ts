@@ -8,6 +8,7 @@ import type { Registration } from "./store/registrations.ts";
 import type { QueueStore } from "./store/queue.ts";
 import { classifyAnswer, RETRY_AFTER, type IqAnswer, type PushOutcome, type Verdict } from "./outcomes.ts";
 import { afterTemporary, keptTtl, planPush, QUEUE_FULL_RETRY_AFTER, type QueuePolicy } from "./queue.ts";
+import { ownJidUnavailable } from "./follow/rule.ts";
 import { notification } from "./stanzas/dialect1.ts";
 import { pushIq } from "./stanzas/dialect2.ts";
 
@@ -49,6 +50,10 @@ export interface PushServiceDeps {
   /** A message was stored; `failed` when it is there because a delivery attempt just failed. */
   onQueued?: (registration: number, failed: boolean) => void;
   onOutcome?: (o: PushOutcome, dialect: 1 | 2, startedAt: number) => void;
+  /** Offers the push to the account's other resources when the registration's own is gone (src/follow/); true if one took it. */
+  follow?: (reg: Registration, payload: Buffer) => Promise<boolean>;
+  /** A dialect-1 notification went out (src/bounce/ watches what bounces). */
+  onSent1?: (reg: Registration) => void;
 }
 
 export class PushService {
@@ -79,7 +84,9 @@ export class PushService {
   async attempt(reg: Registration, payload: Buffer): Promise<Attempt> {
     const t = this.d.transport;
     if (!t.online) return { verdict: "temporary", retryAfter: RETRY_AFTER.linkDown };
-    if (this.d.presence.isKnownOffline(reg.jid)) return { verdict: "temporary", retryAfter: RETRY_AFTER.offline };
+    if (this.d.presence.isKnownOffline(reg.jid)) {
+      return (await this.d.follow?.(reg, payload)) ? FOLLOWED : { verdict: "temporary", retryAfter: RETRY_AFTER.offline };
+    }
     const answer = await t.request(pushIq(t.domain, reg.jid, t.nextId(), { application: reg.application!, instance: reg.instance! }, payload), this.d.timeoutMs);
     const verdict = classifyAnswer(answer);
     if (verdict === "gone") {
@@ -87,6 +94,7 @@ export class PushService {
       this.d.registry.revoke(reg.endpoint); // its queue goes with it (ON DELETE CASCADE)
     } else if (verdict === "temporary") {
       this.d.log.debug({ reg: reg.id, answer: answer.kind }, "push failed temporarily");
+      if (ownJidUnavailable(answer) && (await this.d.follow?.(reg, payload))) return FOLLOWED;
     }
     return { verdict, retryAfter: retryAfterFor(answer) };
   }
@@ -127,6 +135,7 @@ export class PushService {
     if (!t.online) return { kind: "unavailable", retryAfter: RETRY_AFTER.linkDown };
     try {
       await t.send(notification(t.domain, reg.jid, t.nextId(), reg.token!, msg.payload));
+      this.d.onSent1?.(reg);
       return { kind: "delivered" };
     } catch (err) {
       this.d.log.warn({ err }, "could not write a notification to the component link");
@@ -134,6 +143,8 @@ export class PushService {
     }
   }
 }
+
+const FOLLOWED: Attempt = { verdict: "delivered", retryAfter: 0 }; // another resource of the account took it: the registration moved
 
 function retryAfterFor(a: IqAnswer): number {
   if (a.kind === "busy") return RETRY_AFTER.busy;

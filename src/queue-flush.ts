@@ -65,9 +65,13 @@ export class Flusher {
     });
   }
 
-  /** Directed available presence from a full JID. */
+  /**
+   * Directed available presence from a full JID: every registration of the
+   * account with waiting messages is tried, not only those stored for this
+   * JID, since a device may be back under a new resource (src/follow/).
+   */
   wakeJid(jid: string): void {
-    for (const id of this.d.queue.waitingFor(bareJid(jid), jid, this.d.now())) this.wake(id);
+    for (const id of this.d.queue.waitingFor(bareJid(jid), this.d.now())) this.wake(id);
   }
 
   /** Component link up, which includes gateway start: whoever is online gets their queue. */

@@ -57,6 +57,12 @@ export class Registry {
     return reg;
   }
 
+  /** Following the device (src/follow/): another resource of the account took a push for this registration. */
+  move(reg: Registration, jid: string): void {
+    if (bareJid(jid) !== reg.bare) throw new Error("a registration moves only within its account");
+    this.d.store.moveJid(reg.id, jid);
+  }
+
   /** The distributor said the app is gone: the endpoint answers 404 from now on. */
   revoke(endpoint: string): boolean {
     // While the store cannot write the endpoint stays: the next push asks the distributor again.
@@ -87,7 +93,7 @@ export class Registry {
       }
       if (existing) {
         this.d.store.renew(existing.id, from, now, expiresAt);
-        return { ok: true, fresh: false, reg: { ...existing, jid: from, renewed_at: now, expires_at: expiresAt } };
+        return { ok: true, fresh: false, reg: { ...existing, jid: from, renewed_at: now, expires_at: expiresAt, bounce_since: null } };
       }
       if (this.d.store.countByBare(bare) >= this.d.options.maxRegistrationsPerJid) {
         return { ok: false, reason: "too-many", text: `at most ${this.d.options.maxRegistrationsPerJid} registrations per account` };

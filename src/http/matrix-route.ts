@@ -4,7 +4,8 @@
 import type Router from "@koa/router";
 import type { Context, Next } from "koa";
 import type { Logger } from "../log.ts";
-import { DISCOVERY, endpointOf, MAX_NOTIFY_REQUEST, notifyAnswer, parseNotify, payloadFor, type Delivered } from "../matrix.ts";
+import { DISCOVERY, endpointOf, eventIdOf, MAX_NOTIFY_REQUEST, notifyAnswer, parseNotify, payloadFor, type Delivered } from "../matrix.ts";
+import type { NotifyDedupe } from "../matrix-dedupe.ts";
 import { readBounded } from "./body.ts";
 import type { Deliver } from "./deliver.ts";
 import { httpAnswer, problemAnswer, type HttpAnswer } from "./status.ts";
@@ -15,6 +16,8 @@ export interface MatrixRouteDeps {
   log: Logger;
   deliver: Deliver;
   publicUrl: string;
+  /** Suppresses a homeserver's retry of an event already delivered to a pushkey. */
+  dedupe?: Pick<NotifyDedupe, "once">;
 }
 
 /** Matrix errcodes for the statuses this route answers (Matrix API standards, "Common error codes"). */
@@ -42,10 +45,13 @@ export function matrixRoutes(router: Router, d: MatrixRouteDeps): void {
     if ("error" in n) return matrixReply(ctx, problemAnswer("bad-json", n.error), n.errcode);
     const payload = payloadFor(read.body, n);
     if (!payload) return matrixReply(ctx, problemAnswer("too-large", "the notification does not fit in a push even without its content"));
+    const eventId = eventIdOf(n);
+    const send = (endpoint: string, pushkey: string) =>
+      d.dedupe ? d.dedupe.once(pushkey, eventId, () => d.deliver(endpoint, { payload })) : d.deliver(endpoint, { payload });
     const results = await Promise.all(
       n.pushkeys.map(async (pushkey): Promise<Delivered> => {
         const endpoint = endpointOf(pushkey, d.publicUrl);
-        return { pushkey, outcome: endpoint ? await d.deliver(endpoint, { payload }) : { kind: "gone" } };
+        return { pushkey, outcome: endpoint ? await send(endpoint, pushkey) : { kind: "gone" } };
       }),
     );
     const answer = notifyAnswer(results);

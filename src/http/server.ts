@@ -10,7 +10,7 @@ import type { PushOutcome } from "../outcomes.ts";
 import type { Take } from "../ratelimit.ts";
 import type { Registration } from "../store/registrations.ts";
 import { deliverer, type DeliverDeps } from "./deliver.ts";
-import { matrixNotFound, matrixRoutes } from "./matrix-route.ts";
+import { matrixNotFound, matrixRoutes, type MatrixRouteDeps } from "./matrix-route.ts";
 import { messageRoutes, type MessageRouteDeps } from "./message-route.ts";
 import { pushRoutes } from "./push-route.ts";
 import { pushPost, type PushPost } from "./push-post.ts";
@@ -38,6 +38,8 @@ export interface HttpDeps {
   requestTimeoutMs: number;
   limiter?: { take(key: string): Take };
   metrics?: HttpMetrics;
+  /** Matrix notify retries (src/matrix-dedupe.ts); without it every notify is delivered. */
+  matrixDedupe?: MatrixRouteDeps["dedupe"];
 }
 
 function createApp(d: HttpDeps, deliver: ReturnType<typeof deliverer>): Koa {
@@ -63,7 +65,7 @@ function createApp(d: HttpDeps, deliver: ReturnType<typeof deliverer>): Koa {
 
   pushRoutes(router, { isLive });
   messageRoutes(router, { cancel: d.cancel });
-  matrixRoutes(router, { log: d.log, deliver, publicUrl: d.publicUrl });
+  matrixRoutes(router, { log: d.log, deliver, publicUrl: d.publicUrl, dedupe: d.matrixDedupe });
 
   app.use(async (ctx, next) => {
     try {

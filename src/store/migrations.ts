@@ -39,9 +39,14 @@ export const MIGRATIONS: readonly string[] = [
   // 3: the sender's VAPID public key (RFC 8292 §3.2, `k=`), kept with a stored
   // message like its other WebPush headers. The JWT is not kept: it expires.
   `ALTER TABLE queue ADD COLUMN vapid_key TEXT;`,
-  // the public id in a 201's Location (DELETE /message/<id> cancels a stored
+  // 4: the public id in a 201's Location (DELETE /message/<id> cancels a stored
   // message), and one row the store health probe rewrites (store/health.ts).
   `ALTER TABLE queue ADD COLUMN public_id TEXT;
    CREATE UNIQUE INDEX queue_public_id ON queue (public_id) WHERE public_id IS NOT NULL;
    CREATE TABLE store_probe (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL);`,
+  // 5: dialect-1 bounces (src/bounce/). When the current run of bounced
+  // notifications began, NULL when none: a registration is revoked only
+  // after every notification bounced for 7 days, so the start must survive
+  // a restart.
+  `ALTER TABLE registrations ADD COLUMN bounce_since INTEGER;`,
 ];

@@ -52,9 +52,9 @@ export class QueueStore {
       remove: db.prepare<[number]>("DELETE FROM queue WHERE id = ?"),
       expire: db.prepare<[number]>("DELETE FROM queue WHERE expires_at <= ?"),
       waiting: db.prepare<[number], { registration: number }>("SELECT DISTINCT registration FROM queue WHERE expires_at > ?"),
-      waitingFor: db.prepare<[string, string, number], { id: number }>(
+      waitingFor: db.prepare<[string, number], { id: number }>(
         `SELECT DISTINCT r.id FROM registrations r JOIN queue q ON q.registration = r.id
-         WHERE r.bare = ? AND r.jid = ? AND q.expires_at > ?`,
+         WHERE r.bare = ? AND q.expires_at > ?`,
       ),
       depth: db.prepare<[], { n: number }>("SELECT count(*) AS n FROM queue"),
       registrations: db.prepare<[], { registration: number }>("SELECT DISTINCT registration FROM queue"),
@@ -126,8 +126,8 @@ export class QueueStore {
   /** Registrations with live messages. */
   waiting = (now: number): number[] => this.q.waiting.all(now).map((r) => r.registration);
 
-  /** Registrations of this full JID with live messages. */
-  waitingFor = (bare: string, jid: string, now: number): number[] => this.q.waitingFor.all(bare, jid, now).map((r) => r.id);
+  /** Registrations of this account (bare JID) with live messages. */
+  waitingFor = (bare: string, now: number): number[] => this.q.waitingFor.all(bare, now).map((r) => r.id);
 
   /** Messages stored, expired or not (for metrics). */
   depth = (): number => this.q.depth.get()!.n;

@@ -16,9 +16,10 @@ export interface Registration {
   created_at: number;
   renewed_at: number;
   expires_at: number | null;
+  bounce_since: number | null; // dialect 1: start of the current run of bounced notifications (src/bounce/)
 }
 
-export type NewRegistration = Omit<Registration, "id">;
+export type NewRegistration = Omit<Registration, "id" | "bounce_since">;
 
 export class RegistrationStore {
   private readonly q;
@@ -40,8 +41,11 @@ export class RegistrationStore {
          VALUES (@endpoint, @dialect, @jid, @bare, @token, @application, @instance, @created_at, @renewed_at, @expires_at)`,
       ),
       renew: db.prepare<[string, number, number | null, number]>(
-        "UPDATE registrations SET jid = ?, renewed_at = ?, expires_at = ? WHERE id = ?",
+        // registering again is a sign of life: a run of bounces ends (src/bounce/)
+        "UPDATE registrations SET jid = ?, renewed_at = ?, expires_at = ?, bounce_since = NULL WHERE id = ?",
       ),
+      bounceSince: db.prepare<[number | null, number]>("UPDATE registrations SET bounce_since = ? WHERE id = ?"),
+      moveJid: db.prepare<[string, number]>("UPDATE registrations SET jid = ? WHERE id = ?"),
       deleteEndpoint: db.prepare<[string]>("DELETE FROM registrations WHERE endpoint = ?"),
       deleteBare: db.prepare<[string]>("DELETE FROM registrations WHERE bare = ?"),
       deleteExpired: db.prepare<[number]>("DELETE FROM registrations WHERE expires_at IS NOT NULL AND expires_at <= ?"),
@@ -72,12 +76,24 @@ export class RegistrationStore {
 
   insert(r: NewRegistration): Registration {
     const info = this.q.insert.run(r);
-    return { ...r, id: Number(info.lastInsertRowid) };
+    return { ...r, id: Number(info.lastInsertRowid), bounce_since: null };
   }
 
   renew(id: number, jid: string, now: number, expiresAt: number | null): void {
     this.cache.forgetId(id);
     this.q.renew.run(jid, now, expiresAt, id);
+  }
+
+  /** Dialect 1: when the current run of bounces began, or null when it ended. */
+  setBounceSince(id: number, since: number | null): void {
+    this.cache.forgetId(id);
+    this.q.bounceSince.run(since, id);
+  }
+
+  /** The device answered from another resource: pushes go there now (the lifetime is unchanged). */
+  moveJid(id: number, jid: string): void {
+    this.cache.forgetId(id);
+    this.q.moveJid.run(jid, id);
   }
 
   /** Returns how many rows went. */

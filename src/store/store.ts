@@ -98,7 +98,7 @@ export interface Queue {
   /** Registrations with live messages (no order promised). */
   waiting(now: number): Promise<number[]>;
   /** Registrations of this full JID with live messages (no order promised). */
-  waitingFor(bare: string, jid: string, now: number): Promise<number[]>;
+  waitingFor(bare: string, now: number): Promise<number[]>;
   /** Messages stored, expired or not (metrics, admin stats). */
   depth(): Promise<number>;
 }

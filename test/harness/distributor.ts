@@ -38,6 +38,13 @@ export interface DistributorOptions {
   component?: string;
   /** Send `<presence/>` after login like a real client (default true). */
   initialPresence?: boolean;
+  /**
+   * Answer item-not-found to a push for an application/instance this
+   * distributor did not register, as Conversations does (default false:
+   * every push is answered with `pushAnswer`). Refused pushes go to
+   * `refused`, never to `pushes`.
+   */
+  knownAppsOnly?: boolean;
 }
 
 export interface Distributor {
@@ -62,6 +69,8 @@ export interface Distributor {
   register2(application: string, instance: string): Promise<Registration2>;
   register2Raw(attrs: Record<string, string | undefined>): Promise<Element>;
   readonly pushes: Push2[];
+  /** Pushes refused with item-not-found because of `knownAppsOnly`. */
+  readonly refused: Push2[];
   waitForPush(pred?: (p: Push2) => boolean, timeoutMs?: number): Promise<Push2>;
   /** How the next incoming pushes are answered; "result" by default. */
   pushAnswer: PushAnswer;
@@ -82,6 +91,8 @@ export async function connectDistributor(prosody: Prosody, opts: DistributorOpti
   const component = opts.component ?? prosody.components[0]?.domain ?? `up.${prosody.domain}`;
   const messages: Element[] = [];
   const pushes: Push2[] = [];
+  const refused: Push2[] = [];
+  const known = new Set<string>(); // application + instance pairs registered, across reconnects (one device)
   const errors: Error[] = [];
   const state = { pushAnswer: "result" as PushAnswer, pushDelayMs: 0 };
 
@@ -109,7 +120,12 @@ export async function connectDistributor(prosody: Prosody, opts: DistributorOpti
     cl.on("error", (error: Error) => errors.push(error));
     cl.on("stanza", onStanza);
     cl.iqCallee.set(NS_UP2, "push", (ctx: { stanza: Element }) => {
-      pushes.push(parsePush2(ctx.stanza));
+      const push = parsePush2(ctx.stanza);
+      if (opts.knownAppsOnly && !known.has(`${push.application}\0${push.instance}`)) {
+        refused.push(push);
+        return pushReply("item-not-found");
+      }
+      pushes.push(push);
       const reply = pushReply(state.pushAnswer);
       return state.pushDelayMs > 0 ? new Promise((r) => setTimeout(() => r(reply), state.pushDelayMs)) : reply;
     });
@@ -165,10 +181,13 @@ export async function connectDistributor(prosody: Prosody, opts: DistributorOpti
       waitFor(() => messages.find(pred), timeoutMs, `a message to ${username}`),
     hash,
     async register2(application, instance) {
-      return parseRegistered2(await request(cl, registerIq2(component, { application, instance })));
+      const registered = parseRegistered2(await request(cl, registerIq2(component, { application, instance })));
+      known.add(`${application}\0${instance}`);
+      return registered;
     },
     register2Raw: (attrs) => request(cl, registerIq2(component, attrs)),
     pushes,
+    refused,
     waitForPush: (pred = () => true, timeoutMs = DEFAULT_WAIT_MS) =>
       waitFor(() => pushes.find(pred), timeoutMs, `a push to ${username}`),
     get pushAnswer() {

@@ -17,6 +17,8 @@ export interface ProsodyLayout {
   debug: boolean;
   extraGlobal?: string;
   extraHost?: string;
+  /** Modules of the default set to leave out, e.g. "offline" for a server that stores no messages. */
+  withoutModules?: readonly string[];
 }
 
 /** Lua long strings would be simpler, but a quoted string is safe for any path. */
@@ -28,6 +30,8 @@ export function luaString(value: string): string {
     .replaceAll("\r", "\\r");
   return `"${escaped}"`;
 }
+
+const MODULES = ["roster", "saslauth", "disco", "ping", "presence", "offline", "http"] as const;
 
 export function renderProsodyConfig(layout: ProsodyLayout): string {
   const { dir } = layout;
@@ -54,8 +58,9 @@ export function renderProsodyConfig(layout: ProsodyLayout): string {
     `http_ports = { ${layout.httpPort} }`,
     "https_ports = { }",
     'http_interfaces = { "127.0.0.1" }',
-    'modules_enabled = { "roster"; "saslauth"; "disco"; "ping"; "presence"; "offline"; "http" }',
-    'modules_disabled = { "s2s"; "tls" }',
+    `modules_enabled = { ${MODULES.filter((m) => !layout.withoutModules?.includes(m)).map((m) => `"${m}"`).join("; ")} }`,
+    // Prosody loads some modules (offline among them) even when not enabled: disabling is what leaves them out.
+    `modules_disabled = { ${["s2s", "tls", ...(layout.withoutModules ?? [])].map((m) => `"${m}"`).join("; ")} }`,
     'authentication = "internal_plain"',
     // Tests talk plain TCP on loopback; no TLS means PLAIN must be allowed.
     "allow_unencrypted_plain_auth = true",

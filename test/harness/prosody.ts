@@ -28,6 +28,8 @@ export interface ProsodyOptions {
   components?: ProsodyComponent[];
   extraGlobal?: string;
   extraHost?: string;
+  /** Modules of the harness's default set to leave out (see prosody-config.ts). */
+  withoutModules?: string[];
   users?: ProsodyUser[];
 }
 
@@ -83,6 +85,7 @@ export async function startProsody(opts: ProsodyOptions = {}): Promise<Prosody> 
       debug: process.env.UP_TEST_DEBUG !== undefined,
       extraGlobal: opts.extraGlobal,
       extraHost: opts.extraHost,
+      withoutModules: opts.withoutModules,
     }),
   );
 

@@ -5,7 +5,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { join } from "node:path";
 import xml from "@xmpp/xml";
+import Database from "better-sqlite3";
 import { StanzaError, connectDistributor, parseMessage1 } from "../harness/distributor.ts";
 import { type Ejabberd, ejabberdInstalled, startEjabberd } from "../harness/ejabberd.ts";
 import { startGateway, type Gateway } from "../harness/gateway.ts";
@@ -119,13 +121,24 @@ describe("against ejabberd", () => {
     }
   });
 
-  test("dialect 1: ejabberd's bounce for a deleted user revokes that registration", async () => {
+  test("dialect 1: ejabberd's bounces for a deleted user start a run that revokes the registration once 7 days old", async () => {
     const name = user();
     const dist = await connectDistributor(ejabberd, { username: name });
     const endpoint = await dist.endpoint1("ej-token-gone");
     await dist.stop();
     await ejabberd.ctl("unregister", name, ejabberd.domain);
     assert.equal((await post(endpoint, "into the void")).status, 201); // no acknowledgement in this dialect
+    // The run of bounces is stored; aged to 8 days in the database, the next bounce revokes (src/bounce/run.ts).
+    const aged = (): number => {
+      const db = new Database(join(gateway.dir, "gateway.db"));
+      try {
+        return db.prepare("UPDATE registrations SET bounce_since = ? WHERE endpoint = ? AND bounce_since IS NOT NULL").run(Date.now() - 8 * 86_400_000, endpoint.split("/up/")[1]).changes;
+      } finally {
+        db.close();
+      }
+    };
+    await waitFor(() => aged() === 1, 10_000, "the bounce to start a run");
+    assert.equal((await post(endpoint, "one more")).status, 201, "live until a bounce finds the run 7 days old");
     await waitFor(async () => (await post(endpoint, "again")).status === 404, 10_000, "the bounced registration to be revoked");
   });
 

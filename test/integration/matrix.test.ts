@@ -40,11 +40,12 @@ after(async () => {
   await prosody?.stop();
 });
 
-/** What Synapse's HttpPusher posts (push gateway API, POST /_matrix/push/v1/notify). */
+let events = 0;
+/** What Synapse's HttpPusher posts (push gateway API, POST /_matrix/push/v1/notify); each call is a new event. */
 function synapseBody(pushkeys: string[], extra: Record<string, unknown> = {}) {
   return {
     notification: {
-      event_id: "$3957tyerfgewrf384",
+      event_id: `$3957tyerfgewrf384-${++events}`,
       room_id: "!slw48wfj34rtnrf:example.com",
       type: "m.room.message",
       sender: "@exampleuser:matrix.org",
@@ -91,14 +92,15 @@ test("a pushkey of the other dialect gets the notification JSON as its message b
 });
 
 test("a notification over 4096 bytes reaches the device without its content; over 80 KiB the request is refused with 413", async () => {
-  const big = JSON.stringify(synapseBody([ours], { content: { msgtype: "m.text", body: "x".repeat(6000) } }));
+  const bigBody = synapseBody([ours], { content: { msgtype: "m.text", body: "x".repeat(6000) } });
+  const big = JSON.stringify(bigBody);
   const before = bob.pushes.length;
   const res = await post(big);
   assert.equal(res.status, 200);
   assert.deepEqual(await res.json(), { rejected: [] });
   const push = await bob.waitForPush((p) => bob.pushes.indexOf(p) >= before);
   const got = JSON.parse(push.payload.toString("utf8"));
-  assert.equal(got.notification.event_id, "$3957tyerfgewrf384");
+  assert.equal(got.notification.event_id, bigBody.notification.event_id);
   assert.equal(got.notification.content, undefined);
   assert.equal(got.notification.devices, undefined);
   const huge = await post(JSON.stringify(synapseBody([ours], { content: { body: "x".repeat(90_000) } })));
@@ -153,4 +155,21 @@ test("a notification for no device of ours delivers nothing and rejects every pu
   assert.equal((await res.json()).rejected.length, 2);
   await sleep(200);
   assert.equal(bob.pushes.length + bob.messages.length, before);
+});
+
+test("a notify retried with the same event_id rings the phone once and is answered 200 both times", async () => {
+  const body = JSON.stringify(synapseBody([ours, revoked]));
+  const before = bob.pushes.length;
+  for (let i = 0; i < 2; i++) {
+    const res = await post(body);
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { rejected: [revoked] }, "the dead pushkey is still rejected on the retry");
+  }
+  await bob.waitForPush((p) => bob.pushes.indexOf(p) >= before);
+  await sleep(300);
+  assert.equal(bob.pushes.length, before + 1, "one push for one event");
+  const badge = JSON.stringify({ notification: { counts: { unread: 0 }, devices: [{ app_id: "x", pushkey: ours }] } });
+  for (let i = 0; i < 2; i++) assert.equal((await post(badge)).status, 200);
+  await bob.waitForPush(() => bob.pushes.length >= before + 3);
+  assert.equal(bob.pushes.length, before + 3, "badge-only notifications have no event_id and each one passes");
 });

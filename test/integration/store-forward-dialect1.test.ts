@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import Database from "better-sqlite3";
 import { startProsody, type Prosody } from "../harness/prosody.ts";
 import { startGateway, type Gateway } from "../harness/gateway.ts";
 import { connectDistributor } from "../harness/distributor.ts";
@@ -40,7 +41,17 @@ test("a notification for an offline user is kept by the server's offline storage
   await dist.stop();
 });
 
-test("a notification bounced because the user no longer exists revokes that registration only", async () => {
+/** Ages the run of bounces of a dialect-1 registration as if it began `days` ago. */
+function ageBounceRun(endpoint: string, days: number): number {
+  const db = new Database(join(gateway.dir, "gateway.db"));
+  try {
+    return db.prepare("UPDATE registrations SET bounce_since = ? WHERE endpoint = ? AND bounce_since IS NOT NULL").run(Date.now() - days * 86_400_000, endpoint.split("/up/")[1]).changes;
+  } finally {
+    db.close();
+  }
+}
+
+test("a user deleted from the server: one bounce does not revoke, a run of 7 days of bounces does, and only that registration", async () => {
   const gone = await connectDistributor(prosody, { username: "leaver", resource: "phone" });
   const goneEndpoint = await gone.endpoint1("tok-gone");
   await gone.stop();
@@ -51,11 +62,49 @@ test("a notification bounced because the user no longer exists revokes that regi
   assert.equal(await post(goneEndpoint, "into the void"), 201); // no acknowledgement in this dialect: the bounce comes later
   const bounce = await gateway.waitForLog((r) => r.msg === "notification bounced by the XMPP server");
   assert.equal(bounce.payload, undefined);
-  await waitFor(async () => (await post(goneEndpoint, "again")) === 404, 5_000, "the bounced registration to be revoked");
   const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
   assert.match(metrics, /^up_gateway_bounces_total\{condition="service-unavailable"\} [1-9]/m, "the bounce is counted in /metrics");
+  await waitFor(() => ageBounceRun(goneEndpoint, 6) === 1, 5_000, "the run of bounces to be stored");
+  assert.equal(await post(goneEndpoint, "six days of bounces"), 201, "not yet revoked");
+  const bounces = (): number => gateway.lines.filter((l) => l.json?.msg === "notification bounced by the XMPP server").length;
+  await waitFor(() => bounces() >= 2, 5_000, "the second bounce");
+  assert.equal(await post(goneEndpoint, "still not revoked"), 201, "six days of bounces keep the endpoint");
+  await waitFor(() => bounces() >= 3, 5_000, "the third bounce");
+
+  assert.equal(ageBounceRun(goneEndpoint, 8), 1, "the run of bounces goes on");
+  assert.equal(await post(goneEndpoint, "eight days of bounces"), 201);
+  await waitFor(async () => (await post(goneEndpoint, "again")) === 404, 5_000, "the registration to be revoked after 7 days of bounces");
+  await gateway.waitForLog((r) => r.msg === "every notification bounced for 7 days: endpoint revoked");
 
   assert.equal(await post(staysEndpoint, "still here"), 201);
   await stays.waitForMessage((x) => x.getChildText("body") === "still here");
   await stays.stop();
+});
+
+test("on a server without offline storage an offline user's bounces keep the endpoint, and the user gets the next notification once online", async () => {
+  const bare = await startProsody({ withoutModules: ["offline"] });
+  const g = await startGateway(bare);
+  try {
+    await g.waitHealthy();
+    const d = await connectDistributor(bare, { username: "offline1", resource: "phone" });
+    const endpoint = await d.endpoint1("tok-offline");
+    await d.stop();
+    for (let i = 0; i < 3; i++) assert.equal(await post(endpoint, `lost ${i}`), 201);
+    await g.waitForLog((r) => r.msg === "notification bounced by the XMPP server" && r.condition === "service-unavailable");
+    await waitFor(
+      () => g.lines.filter((l) => l.json?.msg === "notification bounced by the XMPP server").length >= 3,
+      5_000,
+      "three bounces",
+    );
+    assert.equal(await post(endpoint, "still a live endpoint"), 201, "service-unavailable for an offline user never revokes at once");
+    await d.reconnect();
+    assert.equal(await post(endpoint, "you are back"), 201);
+    const m = await d.waitForMessage((x) => x.getChildText("body") === "you are back");
+    assert.equal(m.getChildText("subject"), "tok-offline");
+    assert.equal(g.lines.some((l) => l.json?.msg === "every notification bounced for 7 days: endpoint revoked"), false);
+    await d.stop();
+  } finally {
+    await g.cleanup();
+    await bare.stop();
+  }
 });

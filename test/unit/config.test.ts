@@ -69,18 +69,26 @@ test("the defaults table keeps Conversations' 24 h renewal window well inside th
   assert.ok(DEFAULTS.defaultTtl <= DEFAULTS.maxTtl);
 });
 
+test("a registration_ttl under 2 days is refused with the reason: Conversations would re-register every hour", () => {
+  assert.throws(
+    () => parseConfig(withKey("push.registration_ttl", 86400)),
+    (e: unknown) => e instanceof ConfigError && /push\.registration_ttl/.test(e.message) && /172800/.test(e.message) && /every hour/.test(e.message),
+  );
+  assert.equal(parseConfig(withKey("push.registration_ttl", 172800)).push.registrationTtl, 172800);
+});
+
 test("every optional key set explicitly is taken as given", () => {
   const c = parseConfig({
     ...minimal(),
     xmpp: { ...minimal().xmpp, allowed_domains: ["Example.ORG", "chat.example.net"], ping_interval: 5, reconnect_max: 120 },
-    push: { registration_ttl: 1, default_ttl: 0, max_ttl: 0, max_queue_per_registration: 0, timeout: 300, max_inflight: 1, queue_sweep_interval: 1 },
+    push: { registration_ttl: 172800, default_ttl: 0, max_ttl: 0, max_queue_per_registration: 0, timeout: 300, max_inflight: 1, queue_sweep_interval: 1 },
     limits: { endpoint_rate: 0.5, endpoint_burst: 1, max_registrations_per_jid: 1 },
     log: { level: "debug" },
   });
   assert.deepEqual(c.xmpp.allowedDomains, ["example.org", "chat.example.net"]);
   assert.equal(c.xmpp.pingInterval, 5);
   assert.equal(c.xmpp.reconnectMax, 120);
-  assert.deepEqual(c.push, { registrationTtl: 1, defaultTtl: 0, maxTtl: 0, maxQueuePerRegistration: 0, timeout: 300, maxInflight: 1, queueSweepInterval: 1 });
+  assert.deepEqual(c.push, { registrationTtl: 172800, defaultTtl: 0, maxTtl: 0, maxQueuePerRegistration: 0, timeout: 300, maxInflight: 1, queueSweepInterval: 1 });
   assert.deepEqual(c.limits, { endpointRate: 0.5, endpointBurst: 1, maxRegistrationsPerJid: 1 });
   assert.equal(c.log.level, "debug");
 });
@@ -204,7 +212,7 @@ const integers: [string, number, number?][] = [
   ["xmpp.ping_interval", 1, 3600],
   ["xmpp.reconnect_max", 1, 3600],
   ["http.request_timeout", 1, 3600],
-  ["push.registration_ttl", 1],
+  ["push.registration_ttl", 172800],
   ["push.default_ttl", 0],
   ["push.max_ttl", 0],
   ["push.max_queue_per_registration", 0],

@@ -11,7 +11,7 @@ const INST = "EtD/1XPLmoIph7W73CZ/uyv6FAnhEAXY1GySHX17vAw=";
 
 const row = (id: number, endpoint: string): Registration => ({
   id, endpoint, dialect: 2, jid: "a@x/r", bare: "a@x", token: null, application: APP, instance: INST,
-  created_at: T0, renewed_at: T0, expires_at: T0 + 1000,
+  created_at: T0, renewed_at: T0, expires_at: T0 + 1000, bounce_since: null,
 });
 
 test("a cached endpoint is served without asking the database again", () => {

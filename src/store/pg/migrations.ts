@@ -79,4 +79,7 @@ export const PG_MIGRATIONS: readonly string[] = [
   // DELETE on it can cancel a stored message; unique, NULL for old rows.
   `ALTER TABLE queue ADD COLUMN public_id text;
    CREATE UNIQUE INDEX queue_public_id ON queue (public_id) WHERE public_id IS NOT NULL;`,
+  // 7: dialect-1 bounce runs (SQLite migration 5): when the current run of
+  // bounced notifications began, NULL when none (src/bounce/).
+  `ALTER TABLE registrations ADD COLUMN bounce_since bigint;`,
 ];

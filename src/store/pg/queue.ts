@@ -63,11 +63,11 @@ export function pgQueue(pool: pg.Pool, waiting: MaybeWaiting): Queue {
     remove: async (id) => ((await pool.query("DELETE FROM queue WHERE id = $1", [id])).rowCount ?? 0) > 0,
     expire: async (now) => (await pool.query("DELETE FROM queue WHERE expires_at <= $1", [now])).rowCount ?? 0,
     waiting: (now) => ids("SELECT DISTINCT registration AS id FROM queue WHERE expires_at > $1", [now]),
-    waitingFor: (bare, jid, now) =>
+    waitingFor: (bare, now) =>
       ids(
         `SELECT DISTINCT r.id FROM registrations r JOIN queue q ON q.registration = r.id
-         WHERE r.bare = $1 AND r.jid = $2 AND q.expires_at > $3`,
-        [bare, jid, now],
+         WHERE r.bare = $1 AND q.expires_at > $2`,
+        [bare, now],
       ),
     depth: () => count("SELECT count(*) AS n FROM queue", []),
   };

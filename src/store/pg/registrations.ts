@@ -8,7 +8,7 @@ import type { PgEndpointCache } from "./cache.ts";
 import { LOCK_CLASS_ACCOUNT } from "./locks.ts";
 import { inTransaction } from "./tx.ts";
 
-const COLUMNS = "id, endpoint, dialect, jid, bare, token, application, instance, created_at, renewed_at, expires_at";
+const COLUMNS = "id, endpoint, dialect, jid, bare, token, application, instance, created_at, renewed_at, expires_at, bounce_since";
 
 export function pgRegistrations(pool: pg.Pool, cache: PgEndpointCache): Registrations {
   const rows = async (sql: string, params: unknown[] = []): Promise<Registration[]> =>
@@ -89,9 +89,9 @@ async function upsert(c: pg.PoolClient, r: UpsertRequest, touched: number[]): Pr
     existing = undefined;
   }
   if (existing) {
-    await c.query("UPDATE registrations SET jid = $1, renewed_at = $2, expires_at = $3 WHERE id = $4", [r.jid, r.now, r.expiresAt, existing.id]);
+    await c.query("UPDATE registrations SET jid = $1, renewed_at = $2, expires_at = $3, bounce_since = NULL WHERE id = $4", [r.jid, r.now, r.expiresAt, existing.id]);
     touched.push(existing.id);
-    return { ok: true, fresh: false, reg: { ...existing, jid: r.jid, renewed_at: r.now, expires_at: r.expiresAt } };
+    return { ok: true, fresh: false, reg: { ...existing, jid: r.jid, renewed_at: r.now, expires_at: r.expiresAt, bounce_since: null } };
   }
   const { rows: n } = await c.query<{ n: number }>("SELECT count(*) AS n FROM registrations WHERE bare = $1", [r.bare]);
   if (n[0]!.n >= r.maxPerAccount) return { ok: false, reason: "too-many" };

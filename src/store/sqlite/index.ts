@@ -59,7 +59,7 @@ function upsert(s: RegistrationStore, r: UpsertRequest): UpsertResult {
   }
   if (existing) {
     s.renew(existing.id, r.jid, r.now, r.expiresAt);
-    return { ok: true, fresh: false, reg: { ...existing, jid: r.jid, renewed_at: r.now, expires_at: r.expiresAt } };
+    return { ok: true, fresh: false, reg: { ...existing, jid: r.jid, renewed_at: r.now, expires_at: r.expiresAt, bounce_since: null } };
   }
   if (s.countByBare(r.bare) >= r.maxPerAccount) return { ok: false, reason: "too-many" };
   const reg = s.insert({
@@ -78,7 +78,7 @@ function queueOver(q: QueueStore): Queue {
     remove: async (id) => q.remove(id),
     expire: async (now) => q.expire(now),
     waiting: async (now) => q.waiting(now),
-    waitingFor: async (bare, jid, now) => q.waitingFor(bare, jid, now),
+    waitingFor: async (bare, now) => q.waitingFor(bare, now),
     depth: async () => q.depth(),
   };
 }
