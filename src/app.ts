@@ -9,6 +9,7 @@ import { PresenceBook } from "./presence.ts";
 import { PushService } from "./push.ts";
 import { QueueStore } from "./store/queue.ts";
 import { Flusher } from "./queue-flush.ts";
+import { Settler } from "./settle.ts";
 import { BounceHandler } from "./bounce.ts";
 import { XmppEdge } from "./xmpp/edge.ts";
 import { iqHandlers } from "./xmpp/handlers.ts";
@@ -69,6 +70,12 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
       onBounce: bounces.handle,
     },
   );
+  const settler = new Settler({
+    remove: (row) => void queue.remove(row),
+    revoke: (endpoint) => void registry.revoke(endpoint),
+    onFree: (id, failed) => flusher.queued(id, failed),
+    log: log.child({ module: "settle" }),
+  });
   const pushes = new PushService({
     registry,
     presence,
@@ -78,12 +85,15 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
     now,
     log: log.child({ module: "push" }),
     timeoutMs: config.push.timeout * 1000,
+    answerWithinMs: config.push.answerWithin * 1000,
+    settler,
     onOutcome: metrics.onOutcome,
     onQueued: (id, failed) => flusher.queued(id, failed),
   });
   const flusher = new Flusher({
     queue,
-    attempt: (reg, payload) => pushes.attempt(reg, payload),
+    attempt: (reg, payload, late) => pushes.attempt(reg, payload, late),
+    settler,
     lookup: (endpoint) => registry.lookup(endpoint),
     now,
     log: log.child({ module: "queue" }),
