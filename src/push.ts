@@ -89,7 +89,10 @@ export class PushService {
     if (early !== undefined && !early.unanswered) {
       if (early.verdict === "delivered") return { kind: "delivered" };
       if (early.verdict === "gone") return { kind: "gone" };
-      return afterTemporary(ttl) === "queue" ? this.enqueue(reg, msg, ttl, true) : { kind: "unavailable", retryAfter: early.retryAfter };
+      if (afterTemporary(ttl) === "refuse") return { kind: "unavailable", retryAfter: early.retryAfter };
+      const r = this.store(reg, msg, ttl);
+      if (r.ok) copy = { ...copy, row: r.id }; // not held; after a link drop the old IQ's late result still deletes it
+      return this.stored(reg, r, ttl, true);
     }
     let outcome: PushOutcome = { kind: "sent" }; // RFC 8030 §5.2: TTL 0 may not wait; the IQ is out
     if (ttl > 0) {
@@ -127,7 +130,10 @@ export class PushService {
    * result, so rewriting that row in place could lose the new payload.
    */
   private enqueue(reg: Registration, msg: PushMessage, ttl: number, failed: boolean): PushOutcome {
-    const r = this.store(reg, msg, ttl);
+    return this.stored(reg, this.store(reg, msg, ttl), ttl, failed);
+  }
+
+  private stored(reg: Registration, r: EnqueueResult, ttl: number, failed: boolean): PushOutcome {
     if (!r.ok) return r.reason === "full" ? { kind: "queue-full", retryAfter: QUEUE_FULL_RETRY_AFTER } : { kind: "gone" };
     this.d.onQueued?.(reg.id, failed);
     return { kind: "queued", ttl };
@@ -174,7 +180,11 @@ function retryAfterFor(a: IqAnswer): number {
 
 /** The promise's value if it settles within `ms`, else undefined (it runs on). */
 function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
-  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(undefined), ms);
+    void p.then((v) => {
+      clearTimeout(timer);
+      resolve(v);
+    });
+  });
 }
