@@ -10,6 +10,7 @@ import { PresenceBook } from "./presence.ts";
 import { PushService } from "./push.ts";
 import { QueueStore } from "./store/queue.ts";
 import { Flusher } from "./queue-flush.ts";
+import { Settler } from "./settle.ts";
 import { BounceHandler } from "./bounce/handler.ts";
 import { DeviceFollower } from "./follow/follower.ts";
 import { XmppEdge } from "./xmpp/edge.ts";
@@ -96,6 +97,12 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
     log: log.child({ module: "follow" }),
     onMoved: (reg) => flusher.wake(reg.id), // what waited for the old resource goes to the new one
   });
+  const settler = new Settler({
+    remove: (row) => void queue.remove(row),
+    revoke: (endpoint) => void registry.revoke(endpoint),
+    onFree: (id, failed) => flusher.queued(id, failed),
+    log: log.child({ module: "settle" }),
+  });
   const pushes = new PushService({
     registry,
     presence,
@@ -105,6 +112,8 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
     now,
     log: log.child({ module: "push" }),
     timeoutMs: config.push.timeout * 1000,
+    answerWithinMs: config.push.answerWithin * 1000,
+    settler,
     onOutcome: metrics.onOutcome,
     onQueued: (id, failed) => flusher.queued(id, failed),
     follow: follower.follow,
@@ -112,7 +121,8 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
   });
   const flusher = new Flusher({
     queue,
-    attempt: (reg, payload) => pushes.attempt(reg, payload),
+    attempt: (reg, payload, late) => pushes.attempt(reg, payload, late),
+    settler,
     lookup: (endpoint) => registry.lookup(endpoint),
     now,
     log: log.child({ module: "queue" }),

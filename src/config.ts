@@ -14,6 +14,7 @@ export const DEFAULTS = Object.freeze({
   maxTtl: 28 * 86400, // s: upper bound of what we keep
   maxQueuePerRegistration: 1000, // messages
   pushTimeout: 10, // s: wait for a distributor's push IQ result
+  answerWithin: 2, // s: every POST is answered by then (common-proxies gives allow-listed hosts 2 s)
   maxInflight: 4096, // push IQs awaiting an answer before we answer 503
   queueSweepInterval: 30, // s: expired queued messages go, and queues of silent distributors are retried, this often
   endpointRate: 10, // tokens/s per endpoint
@@ -44,6 +45,7 @@ export interface Config {
     readonly maxTtl: number; // s
     readonly maxQueuePerRegistration: number;
     readonly timeout: number; // s
+    readonly answerWithin: number; // s, may be fractional
     readonly maxInflight: number;
     readonly queueSweepInterval: number; // s
   };
@@ -87,7 +89,7 @@ export function parseConfig(doc: Table, env: NodeJS.ProcessEnv = {}): Config {
     xmpp: ["service", "domain", "secret", "allowed_domains", "ping_interval", "reconnect_max"],
     http: ["listen", "public_url", "request_timeout"],
     database: ["path"],
-    push: ["registration_ttl", "default_ttl", "max_ttl", "max_queue_per_registration", "timeout", "max_inflight", "queue_sweep_interval"],
+    push: ["registration_ttl", "default_ttl", "max_ttl", "max_queue_per_registration", "timeout", "answer_within", "max_inflight", "queue_sweep_interval"],
     limits: ["endpoint_rate", "endpoint_burst", "max_registrations_per_jid"],
     log: ["level"],
   };
@@ -111,6 +113,9 @@ export function parseConfig(doc: Table, env: NodeJS.ProcessEnv = {}): Config {
     maxTtl: int("push.max_ttl", p.max_ttl, DEFAULTS.maxTtl, 0),
     maxQueuePerRegistration: int("push.max_queue_per_registration", p.max_queue_per_registration, DEFAULTS.maxQueuePerRegistration, 0),
     timeout: int("push.timeout", p.timeout, DEFAULTS.pushTimeout, 1, 300),
+    // Below 0.5 s a distributor on a mobile link rarely answers in time, so nearly
+    // every push is stored; above 5 s Mastodon's and common-proxies' clients give up first.
+    answerWithin: num("push.answer_within", p.answer_within, DEFAULTS.answerWithin, 0.5, 5),
     maxInflight: int("push.max_inflight", p.max_inflight, DEFAULTS.maxInflight, 1),
     queueSweepInterval: int("push.queue_sweep_interval", p.queue_sweep_interval, DEFAULTS.queueSweepInterval, 1, 3600),
   };
@@ -133,7 +138,7 @@ export function parseConfig(doc: Table, env: NodeJS.ProcessEnv = {}): Config {
     database: { path: requireString("database.path", d.path) },
     push,
     limits: {
-      endpointRate: num("limits.endpoint_rate", l.endpoint_rate, DEFAULTS.endpointRate),
+      endpointRate: num("limits.endpoint_rate", l.endpoint_rate, DEFAULTS.endpointRate, 0),
       endpointBurst: int("limits.endpoint_burst", l.endpoint_burst, DEFAULTS.endpointBurst, 1),
       maxRegistrationsPerJid: int("limits.max_registrations_per_jid", l.max_registrations_per_jid, DEFAULTS.maxRegistrationsPerJid, 1),
     },
@@ -183,13 +188,16 @@ function registrationTtl(v: unknown): number {
   return n;
 }
 
-function num(key: string, v: unknown, dflt: number): number {
+/** A number above `above`, or from `min` to `max` when a range is given. */
+function num(key: string, v: unknown, dflt: number, above: number, max?: number): number {
   if (v === undefined) return dflt;
   const n = typeof v === "bigint" ? Number(v) : v;
-  if (typeof n !== "number" || !Number.isFinite(n) || n <= 0) {
-    throw new ConfigError(key, `must be a number above 0, got ${JSON.stringify(String(v))}`);
+  const ok = typeof n === "number" && Number.isFinite(n) && (max === undefined ? n > above : n >= above && n <= max);
+  if (!ok) {
+    const allowed = max === undefined ? `a number above ${above}` : `a number of seconds from ${above} to ${max}`;
+    throw new ConfigError(key, `must be ${allowed}, got ${JSON.stringify(String(v))}`);
   }
-  return n;
+  return n as number;
 }
 
 const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;

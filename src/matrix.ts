@@ -71,6 +71,9 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "obj
 
 export type Delivered = { pushkey: string; outcome: PushOutcome };
 
+/** Outcomes after which a retry of the notify could ring the phone twice ("sent": the IQ is out). */
+const ACCEPTED: ReadonlySet<PushOutcome["kind"]> = new Set(["delivered", "queued", "sent"]);
+
 /**
  * The homeserver's answer. A pushkey whose endpoint is gone goes into
  * `rejected` (the homeserver then drops it). When nothing was delivered and
@@ -80,7 +83,7 @@ export type Delivered = { pushkey: string; outcome: PushOutcome };
  */
 export function notifyAnswer(results: readonly Delivered[]): { rejected: string[] } | { retry: PushOutcome } {
   const rejected = results.filter((r) => r.outcome.kind === "gone").map((r) => r.pushkey);
-  const accepted = results.some((r) => r.outcome.kind === "delivered" || r.outcome.kind === "queued");
-  const temporary = results.find((r) => !["delivered", "queued", "gone"].includes(r.outcome.kind));
+  const accepted = results.some((r) => ACCEPTED.has(r.outcome.kind));
+  const temporary = results.find((r) => !ACCEPTED.has(r.outcome.kind) && r.outcome.kind !== "gone");
   return temporary && !accepted ? { retry: temporary.outcome } : { rejected };
 }

@@ -3,6 +3,7 @@
 export type PushOutcome =
   | { kind: "delivered" } // handed to the distributor (dialect 2: IQ result; dialect 1: message sent)
   | { kind: "queued"; ttl: number } // stored for later delivery, kept `ttl` seconds
+  | { kind: "sent" } // TTL 0, no answer within answer_within: the IQ is out, nothing is kept
   | { kind: "gone" } // unknown, expired or revoked endpoint
   | { kind: "unavailable"; retryAfter: number } // temporary: try again later
   | { kind: "rate-limited"; retryAfter: number }

@@ -5,12 +5,13 @@ import type { Logger } from "./log.ts";
 import type { Registry } from "./registry.ts";
 import type { PresenceBook } from "./presence.ts";
 import type { Registration } from "./store/registrations.ts";
-import type { QueueStore } from "./store/queue.ts";
+import type { EnqueueResult, QueueStore } from "./store/queue.ts";
 import { classifyAnswer, RETRY_AFTER, type IqAnswer, type PushOutcome, type Verdict } from "./outcomes.ts";
 import { afterTemporary, keptTtl, planPush, QUEUE_FULL_RETRY_AFTER, type QueuePolicy } from "./queue.ts";
 import { ownJidUnavailable } from "./follow/rule.ts";
 import { notification } from "./stanzas/dialect1.ts";
 import { pushIq } from "./stanzas/dialect2.ts";
+import type { Copy, Settler } from "./settle.ts";
 
 /** What the push service needs from the XMPP edge. */
 export interface Transport {
@@ -18,8 +19,8 @@ export interface Transport {
   readonly domain: string;
   nextId(): string;
   send(el: Element): Promise<void>;
-  /** Sends an IQ and resolves with how it ended; never rejects. */
-  request(iq: Element, timeoutMs: number): Promise<IqAnswer>;
+  /** Sends an IQ and resolves with how it ended; never rejects. `late` hears what comes after a timeout or a link drop. */
+  request(iq: Element, timeoutMs: number, late?: (a: IqAnswer) => void): Promise<IqAnswer>;
 }
 
 export interface PushMessage {
@@ -36,6 +37,7 @@ export interface PushMessage {
 export interface Attempt {
   verdict: Verdict;
   retryAfter: number; // s, for a temporary failure
+  unanswered: boolean; // timed out: an answer may still come, to the `late` listener
 }
 
 export interface PushServiceDeps {
@@ -47,6 +49,8 @@ export interface PushServiceDeps {
   now: () => number; // ms
   log: Logger;
   timeoutMs: number;
+  answerWithinMs: number;
+  settler: Settler;
   /** A message was stored; `failed` when it is there because a delivery attempt just failed. */
   onQueued?: (registration: number, failed: boolean) => void;
   onOutcome?: (o: PushOutcome, dialect: 1 | 2, startedAt: number) => void;
@@ -74,20 +78,48 @@ export class PushService {
     const plan = planPush(ttl, this.d.queue.hasWaiting(reg.id, this.d.now()));
     if (plan === "queue") return this.enqueue(reg, msg, ttl, false);
     if (plan === "refuse") return { kind: "unavailable", retryAfter: RETRY_AFTER.offline };
-    const tried = await this.attempt(reg, msg.payload);
-    if (tried.verdict === "delivered") return { kind: "delivered" };
-    if (tried.verdict === "gone") return { kind: "gone" };
-    return afterTemporary(ttl) === "queue" ? this.enqueue(reg, msg, ttl, true) : { kind: "unavailable", retryAfter: tried.retryAfter };
+    return this.send(reg, msg, ttl);
+  }
+
+  /**
+   * Sends now and answers within answer_within (PROTOCOL.md, "Answer time and
+   * exactly once"). An answer in time decides as before. Without one, the
+   * message is stored (TTL > 0) and held for its IQ, which runs on to its
+   * timeout and beyond (src/settle.ts): the store write and the 201 are one
+   * synchronous step, so whatever the IQ hears later finds the copy stored.
+   */
+  private async send(reg: Registration, msg: PushMessage, ttl: number): Promise<PushOutcome> {
+    let copy: Copy = { registration: reg.id, endpoint: reg.endpoint };
+    const tried = this.attempt(reg, msg.payload, (a) => this.d.settler.late(copy, a));
+    const early = await within(tried, this.d.answerWithinMs);
+    if (early !== undefined && !early.unanswered) {
+      if (early.verdict === "delivered") return { kind: "delivered" };
+      if (early.verdict === "gone") return { kind: "gone" };
+      if (afterTemporary(ttl) === "refuse") return { kind: "unavailable", retryAfter: early.retryAfter };
+      const r = this.store(reg, msg, ttl);
+      if (r.ok) copy = { ...copy, row: r.id }; // not held; after a link drop the old IQ's late result still deletes it
+      return this.stored(reg, r, ttl, true);
+    }
+    let outcome: PushOutcome = { kind: "sent" }; // RFC 8030 §5.2: TTL 0 may not wait; the IQ is out
+    if (ttl > 0) {
+      const r = this.store(reg, msg, ttl);
+      if (r.ok) copy = this.d.settler.hold({ ...copy, row: r.id });
+      // full: 429 rather than a 201 for a message we could not keep; the sender's retry may duplicate, never lose
+      outcome = r.ok ? { kind: "queued", ttl } : notStored(r.reason);
+    }
+    // Even with nothing stored, a late item-not-found still revokes.
+    void tried.then((t) => this.d.settler.answered(copy, t.verdict, t.unanswered));
+    return outcome;
   }
 
   /** One push IQ to the distributor; also what the queue flusher sends with. Revokes a gone app. */
-  async attempt(reg: Registration, payload: Buffer): Promise<Attempt> {
+  async attempt(reg: Registration, payload: Buffer, late?: (a: IqAnswer) => void): Promise<Attempt> {
     const t = this.d.transport;
-    if (!t.online) return { verdict: "temporary", retryAfter: RETRY_AFTER.linkDown };
+    if (!t.online) return { verdict: "temporary", retryAfter: RETRY_AFTER.linkDown, unanswered: false };
     if (this.d.presence.isKnownOffline(reg.jid)) {
-      return (await this.d.follow?.(reg, payload)) ? FOLLOWED : { verdict: "temporary", retryAfter: RETRY_AFTER.offline };
+      return (await this.d.follow?.(reg, payload)) ? FOLLOWED : { verdict: "temporary", retryAfter: RETRY_AFTER.offline, unanswered: false };
     }
-    const answer = await t.request(pushIq(t.domain, reg.jid, t.nextId(), { application: reg.application!, instance: reg.instance! }, payload), this.d.timeoutMs);
+    const answer = await t.request(pushIq(t.domain, reg.jid, t.nextId(), { application: reg.application!, instance: reg.instance! }, payload), this.d.timeoutMs, late);
     const verdict = classifyAnswer(answer);
     if (verdict === "gone") {
       this.d.log.info({ reg: reg.id, condition: (answer as { condition?: string }).condition }, "distributor says the app is gone: endpoint revoked");
@@ -96,7 +128,7 @@ export class PushService {
       this.d.log.debug({ reg: reg.id, answer: answer.kind }, "push failed temporarily");
       if (ownJidUnavailable(answer) && (await this.d.follow?.(reg, payload))) return FOLLOWED;
     }
-    return { verdict, retryAfter: retryAfterFor(answer) };
+    return { verdict, retryAfter: retryAfterFor(answer), unanswered: answer.kind === "timeout" };
   }
 
   /**
@@ -107,8 +139,18 @@ export class PushService {
    * result, so rewriting that row in place could lose the new payload.
    */
   private enqueue(reg: Registration, msg: PushMessage, ttl: number, failed: boolean): PushOutcome {
+    return this.stored(reg, this.store(reg, msg, ttl), ttl, failed);
+  }
+
+  private stored(reg: Registration, r: EnqueueResult, ttl: number, failed: boolean): PushOutcome {
+    if (!r.ok) return notStored(r.reason);
+    this.d.onQueued?.(reg.id, failed);
+    return { kind: "queued", ttl };
+  }
+
+  private store(reg: Registration, msg: PushMessage, ttl: number): EnqueueResult {
     const now = this.d.now();
-    const r = this.d.queue.enqueue(
+    return this.d.queue.enqueue(
       {
         registration: reg.id,
         payload: msg.payload,
@@ -123,10 +165,6 @@ export class PushService {
       },
       this.d.policy.maxPerRegistration,
     );
-    if (!r.ok && r.reason === "store-failed") return { kind: "store-failed", retryAfter: RETRY_AFTER.storeFailed };
-    if (!r.ok) return r.reason === "full" ? { kind: "queue-full", retryAfter: QUEUE_FULL_RETRY_AFTER } : { kind: "gone" };
-    this.d.onQueued?.(reg.id, failed);
-    return { kind: "queued", ttl };
   }
 
   /** Dialect 1 has no acknowledgement: the XMPP server's offline storage takes over from here. */
@@ -144,11 +182,28 @@ export class PushService {
   }
 }
 
-const FOLLOWED: Attempt = { verdict: "delivered", retryAfter: 0 }; // another resource of the account took it: the registration moved
+const FOLLOWED: Attempt = { verdict: "delivered", retryAfter: 0, unanswered: false }; // another resource of the account took it: the registration moved
+
+/** A message that could not be kept: never a 201 (store-failed is 503, full is 429). */
+function notStored(reason: Exclude<EnqueueResult, { ok: true }>["reason"]): PushOutcome {
+  if (reason === "store-failed") return { kind: "store-failed", retryAfter: RETRY_AFTER.storeFailed };
+  return reason === "full" ? { kind: "queue-full", retryAfter: QUEUE_FULL_RETRY_AFTER } : { kind: "gone" };
+}
 
 function retryAfterFor(a: IqAnswer): number {
   if (a.kind === "busy") return RETRY_AFTER.busy;
   if (a.kind === "timeout") return RETRY_AFTER.timeout;
   if (a.kind === "link-lost") return RETRY_AFTER.linkDown;
   return RETRY_AFTER.offline;
+}
+
+/** The promise's value if it settles within `ms`, else undefined (it runs on). */
+function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(undefined), ms);
+    void p.then((v) => {
+      clearTimeout(timer);
+      resolve(v);
+    });
+  });
 }

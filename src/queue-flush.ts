@@ -1,9 +1,15 @@
 // Delivers queued messages: per registration, oldest first, one IQ at a time,
 // never two flushes of one registration at once. A message is deleted only
 // after the distributor's IQ result, so a crash at any point re-sends rather
-// than loses (at least once; the fault test counts the duplicates).
+// than loses. A message whose push IQ may still be answered (in flight, or
+// timed out within the late window) is held: the flush of its registration
+// stops there until that answer settles it (src/settle.ts), so a late answer
+// never meets a second copy. Only a dropped component link or a restart
+// releases a copy unanswered; then it is sent again (docs/delivery.md).
 import type { Logger } from "./log.ts";
+import type { IqAnswer } from "./outcomes.ts";
 import type { Attempt } from "./push.ts";
+import type { Settler } from "./settle.ts";
 import type { Registration } from "./store/registrations.ts";
 import type { QueueStore } from "./store/queue.ts";
 import { bareJid } from "./jid.ts";
@@ -13,7 +19,9 @@ import { MAX_PARALLEL_FLUSHES, RETRY_MAX_MS } from "./queue.ts";
 export interface FlusherDeps {
   queue: QueueStore;
   /** One push IQ; revokes the registration itself when the app is gone. */
-  attempt: (reg: Registration, payload: Buffer) => Promise<Attempt>;
+  attempt: (reg: Registration, payload: Buffer, late?: (a: IqAnswer) => void) => Promise<Attempt>;
+  /** Holds copies whose IQ may still be answered; its onFree should call queued(). */
+  settler: Settler;
   /** A live registration by endpoint; expired ones are undefined. */
   lookup: (endpoint: string) => Registration | undefined;
   now: () => number; // ms
@@ -140,17 +148,17 @@ export class Flusher {
           this.retry.delete(registration);
           return;
         }
+        // Its IQ may still be answered: that answer settles it and frees the queue (onFree).
+        if (this.d.settler.held(head.id)) return;
         const reg = this.d.lookup(head.endpoint);
         if (!reg) return; // expired: the registration sweep drops it with its queue
-        const { verdict } = await this.d.attempt(reg, head.payload);
-        if (verdict === "delivered") {
-          this.d.queue.remove(head.id);
-          this.retry.delete(registration);
-          delivered++;
-          continue;
-        }
-        if (verdict === "temporary") this.backoff(registration);
-        return; // gone: revoked, and the cascade dropped the queue
+        const copy = this.d.settler.hold({ registration, endpoint: head.endpoint, row: head.id });
+        const t = await this.d.attempt(reg, head.payload, (a) => this.d.settler.late(copy, a));
+        // delivered: the row goes; temporary: released, and onFree backs off; unanswered: still held
+        this.d.settler.answered(copy, t.verdict, t.unanswered);
+        if (t.verdict !== "delivered") return; // gone: revoked, and the cascade dropped the queue
+        this.retry.delete(registration);
+        delivered++;
       }
     } finally {
       if (delivered > 0) this.d.log.info({ reg: registration, delivered }, "queued messages delivered");

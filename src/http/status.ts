@@ -11,6 +11,7 @@ export interface HttpAnswer {
 export function httpAnswer(o: PushOutcome): HttpAnswer {
   switch (o.kind) {
     case "delivered":
+    case "sent": // RFC 8030 §5.2: TTL 0, not stored
       return { status: 201, headers: { TTL: "0" } };
     case "queued":
       return { status: 201, headers: { TTL: String(o.ttl) } };

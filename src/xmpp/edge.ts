@@ -9,7 +9,7 @@ import type { PresenceBook } from "../presence.ts";
 import type { Transport } from "../push.ts";
 import { ping } from "../stanzas/disco.ts";
 import { backoffMs } from "../backoff.ts";
-import { IqCaller } from "./caller.ts";
+import { IqCaller, type LateListener } from "./caller.ts";
 import type { IqHandler } from "./handlers.ts";
 
 const RECONNECT_BASE_MS = 1000; // first retry after about a second, then doubling
@@ -74,9 +74,9 @@ export class XmppEdge implements Transport {
     return this.xmpp.send(el);
   }
 
-  request(iq: Element, timeoutMs: number): Promise<IqAnswer> {
+  request(iq: Element, timeoutMs: number, late?: LateListener): Promise<IqAnswer> {
     if (!this.online) return Promise.resolve({ kind: "link-lost" });
-    return this.caller.request(iq, timeoutMs, (el) => this.send(el));
+    return this.caller.request(iq, timeoutMs, (el) => this.send(el), late);
   }
 
   /** Starts connecting; never rejects: a down server is retried with backoff. */
@@ -88,7 +88,7 @@ export class XmppEdge implements Transport {
     this.stopping = true;
     clearTimeout(this.retryTimer);
     clearInterval(this.pingTimer);
-    this.caller.failAll();
+    this.caller.stop();
     try {
       await this.xmpp.stop();
     } catch (err) {
@@ -135,7 +135,15 @@ export class XmppEdge implements Transport {
     this.scheduleRetry();
   }
 
-  /** XEP-0199 ping to ourselves: the server routes it back, proving the link works both ways. */
+  /**
+   * XEP-0199 ping to ourselves: the server routes it back, proving the link works
+   * both ways. The ping waits a whole ping_interval before the link is dropped,
+   * on purpose: a server that is only frozen (overloaded, paused, SIGSTOP) keeps
+   * the TCP connection and handles what we wrote when it wakes, and the answers
+   * then settle the stored copies. Dropping the link turns every IQ in flight
+   * into one whose stanzas may be lost, so its copy is sent again after the
+   * reconnect and the phone may see it twice (docs/delivery.md).
+   */
   private async checkLink(): Promise<void> {
     if (!this.online) return;
     const answer = await this.request(ping(this.o.domain, this.o.domain, this.nextId()), this.o.pingInterval * 1000);

@@ -134,19 +134,33 @@ for (const condition of ["item-not-found", "feature-not-implemented"] as const) 
   });
 }
 
-test("a push answered service-unavailable, or not answered in time, is a 503 with Retry-After (never a 4xx)", async () => {
+test("a TTL-0 push answered service-unavailable is a 503 with Retry-After (never a 4xx)", async () => {
   const reg = await juliet.register2(...app(juliet, "org.example.temporary"));
-  for (const answer of ["service-unavailable", "ignore"] as const) {
-    juliet.pushAnswer = answer;
-    try {
-      const res = await post(reg.endpoint, `answer ${answer}`, { TTL: "0" });
-      assert.equal(res.status, 503, answer);
-      assert.ok(Number(res.headers.get("retry-after")) > 0);
-    } finally {
-      juliet.pushAnswer = "result";
-    }
+  juliet.pushAnswer = "service-unavailable";
+  try {
+    const res = await post(reg.endpoint, "answer service-unavailable", { TTL: "0" });
+    assert.equal(res.status, 503);
+    assert.ok(Number(res.headers.get("retry-after")) > 0);
+  } finally {
+    juliet.pushAnswer = "result";
   }
   assert.equal((await post(reg.endpoint, "and back", { TTL: "0" })).status, 201);
+});
+
+test("a TTL-0 push the distributor does not answer is answered 201 with TTL 0 within answer_within: the IQ went out, nothing is kept", async () => {
+  const reg = await juliet.register2(...app(juliet, "org.example.silent"));
+  juliet.pushAnswer = "ignore";
+  try {
+    const started = performance.now();
+    const res = await post(reg.endpoint, "unanswered", { TTL: "0" });
+    const ms = performance.now() - started;
+    assert.equal(res.status, 201);
+    assert.equal(res.headers.get("ttl"), "0");
+    assert.ok(ms >= 1900 && ms <= 2500, `answered after answer_within (2 s): ${Math.round(ms)} ms`);
+    await juliet.waitForPush((p) => p.payload.toString() === "unanswered");
+  } finally {
+    juliet.pushAnswer = "result";
+  }
 });
 
 test("a push to an offline distributor is a 503 with Retry-After when it may not be kept (TTL 0)", async () => {

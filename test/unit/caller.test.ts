@@ -117,3 +117,94 @@ test("an answer with the right id from a JID other than the one asked is not tak
   assert.equal(caller.settle(result("p9")), true);
   assert.deepEqual(await answer, { kind: "result" });
 });
+
+/** A request that records what its late listener hears. */
+function lateRecorder(): { heard: string[]; late: (a: { kind: string; condition?: string }) => void } {
+  const heard: string[] = [];
+  return { heard, late: (a) => void heard.push(a.kind === "error" ? `error ${a.condition}` : a.kind) };
+}
+
+test("an answer after the timeout still reaches the late listener within the late window", async () => {
+  const caller = new IqCaller(10, { lateWindowMs: 5000 });
+  const l = lateRecorder();
+  assert.deepEqual(await caller.request(pushIq("l1"), 10, recorder().write, l.late), { kind: "timeout" });
+  assert.equal(caller.inflight, 0);
+  assert.equal(caller.awaitingLate, 1);
+  assert.equal(caller.settle(result("l1")), true, "a late answer is still ours");
+  assert.deepEqual(l.heard, ["result"]);
+  assert.equal(caller.awaitingLate, 0);
+  assert.equal(caller.settle(result("l1")), false, "and only once");
+  caller.stop();
+});
+
+test("a late error is passed on with its condition; a late answer from another JID is not ours", async () => {
+  const caller = new IqCaller(10, { lateWindowMs: 5000 });
+  const l = lateRecorder();
+  await caller.request(pushIq("l2"), 10, recorder().write, l.late);
+  const spoofed = xml("iq", { type: "result", id: "l2", from: "mallory@evil.example/x" });
+  assert.equal(caller.settle(spoofed), false);
+  caller.settle(errorIq("l2", "item-not-found"));
+  assert.deepEqual(l.heard, ["error item-not-found"]);
+  caller.stop();
+});
+
+test("a request without a late listener is forgotten at its timeout", async () => {
+  const caller = new IqCaller(10, { lateWindowMs: 5000 });
+  await caller.request(pushIq("l3"), 10, recorder().write);
+  assert.equal(caller.awaitingLate, 0);
+  assert.equal(caller.settle(result("l3")), false);
+});
+
+test("the late window closes with a timeout for the listener, and a later answer is not ours", async () => {
+  let now = 0;
+  const caller = new IqCaller(10, { lateWindowMs: 50, now: () => now });
+  const l = lateRecorder();
+  await caller.request(pushIq("l4"), 5, recorder().write, l.late);
+  now = 49;
+  await new Promise((r) => setTimeout(r, 80));
+  assert.deepEqual(l.heard, [], "not before the window is over");
+  now = 51;
+  await new Promise((r) => setTimeout(r, 80));
+  assert.deepEqual(l.heard, ["timeout"]);
+  assert.equal(caller.awaitingLate, 0);
+  assert.equal(caller.settle(result("l4")), false);
+});
+
+test("the late window is bounded: past maxLate the oldest closes early with a timeout", async () => {
+  const caller = new IqCaller(10, { lateWindowMs: 60_000, maxLate: 2 });
+  const ls = [lateRecorder(), lateRecorder(), lateRecorder()];
+  for (const [i, l] of ls.entries()) await caller.request(pushIq(`b${i}`), 1, recorder().write, l.late);
+  assert.equal(caller.awaitingLate, 2);
+  assert.deepEqual(ls.map((l) => l.heard), [["timeout"], [], []]);
+  assert.equal(caller.settle(result("b0")), false);
+  assert.equal(caller.settle(result("b2")), true);
+  caller.stop();
+});
+
+test("a link drop tells timed-out requests link-lost and keeps them, and in-flight ones, answerable", async () => {
+  const caller = new IqCaller(10, { lateWindowMs: 60_000 });
+  const old = lateRecorder();
+  const flying = lateRecorder();
+  await caller.request(pushIq("d1"), 1, recorder().write, old.late);
+  const inFlight = caller.request(pushIq("d2"), 5000, recorder().write, flying.late);
+  caller.failAll();
+  assert.deepEqual(await inFlight, { kind: "link-lost" });
+  assert.deepEqual(old.heard, ["link-lost"]);
+  assert.deepEqual(flying.heard, [], "its promise said link-lost already");
+  assert.equal(caller.awaitingLate, 2);
+  caller.settle(result("d2")); // the phone answers once the link is back
+  caller.settle(result("d1"));
+  assert.deepEqual(flying.heard, ["result"]);
+  assert.deepEqual(old.heard, ["link-lost", "result"]);
+  caller.stop();
+});
+
+test("stop forgets the late window", async () => {
+  const caller = new IqCaller(10, { lateWindowMs: 60_000 });
+  const l = lateRecorder();
+  await caller.request(pushIq("s1"), 1, recorder().write, l.late);
+  caller.stop();
+  assert.equal(caller.awaitingLate, 0);
+  assert.equal(caller.settle(result("s1")), false);
+  assert.deepEqual(l.heard, []);
+});

@@ -56,6 +56,7 @@ test("a minimal document gets every documented default", () => {
       maxTtl: 2419200,
       maxQueuePerRegistration: 1000,
       timeout: 10,
+      answerWithin: 2,
       maxInflight: 4096,
       queueSweepInterval: 30,
     },
@@ -88,7 +89,7 @@ test("every optional key set explicitly is taken as given", () => {
   assert.deepEqual(c.xmpp.allowedDomains, ["example.org", "chat.example.net"]);
   assert.equal(c.xmpp.pingInterval, 5);
   assert.equal(c.xmpp.reconnectMax, 120);
-  assert.deepEqual(c.push, { registrationTtl: 172800, defaultTtl: 0, maxTtl: 0, maxQueuePerRegistration: 0, timeout: 300, maxInflight: 1, queueSweepInterval: 1 });
+  assert.deepEqual(c.push, { registrationTtl: 172800, defaultTtl: 0, maxTtl: 0, maxQueuePerRegistration: 0, timeout: 300, answerWithin: 2, maxInflight: 1, queueSweepInterval: 1 });
   assert.deepEqual(c.limits, { endpointRate: 0.5, endpointBurst: 1, maxRegistrationsPerJid: 1 });
   assert.equal(c.log.level, "debug");
 });
@@ -97,6 +98,29 @@ test("integers that TOML hands over as bigint are accepted as numbers", () => {
   const c = parseConfig(withKey("push.timeout", 20n));
   assert.equal(c.push.timeout, 20);
 });
+
+test("answer_within takes fractional seconds and both ends of its range", () => {
+  for (const v of [0.5, 1.25, 5, 3n]) assert.equal(parseConfig(withKey("push.answer_within", v)).push.answerWithin, Number(v));
+});
+
+// One test per value push.answer_within refuses: seconds from 0.5 to 5.
+const answerWithinRejected: [string, unknown][] = [
+  ["just below 0.5", 0.49],
+  ["zero", 0],
+  ["negative", -1],
+  ["just above 5", 5.01],
+  ["the push timeout's default of 10", 10],
+  ["given as a string", "2"],
+  ["a boolean", true],
+  ["infinite", Infinity],
+  ["not a number", NaN],
+];
+for (const [what, value] of answerWithinRejected) {
+  test(`push.answer_within ${what} is rejected, naming the key and the range`, () => {
+    assertRejected(withKey("push.answer_within", value), "push.answer_within");
+    assert.throws(() => parseConfig(withKey("push.answer_within", value)), /from 0\.5 to 5/);
+  });
+}
 
 test("a service without a scheme is read as xmpp://", () => {
   assert.equal(parseConfig(withKey("xmpp.service", "localhost:5347")).xmpp.service, "xmpp://localhost:5347");

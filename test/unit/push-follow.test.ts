@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import type { Element } from "@xmpp/xml";
 import { DeviceFollower } from "../../src/follow/follower.ts";
 import { PresenceBook } from "../../src/presence.ts";
+import { Settler } from "../../src/settle.ts";
 import { PushService } from "../../src/push.ts";
 import { QueueStore } from "../../src/store/queue.ts";
 import { createLogger } from "../../src/log.ts";
@@ -50,6 +51,8 @@ beforeEach(() => {
     now: () => f.clock.t,
     log,
     timeoutMs: 1000,
+    answerWithinMs: 2000,
+    settler: new Settler({ remove: () => {}, revoke: (e) => void f.registry.revoke(e), onFree: () => {}, log }),
     follow: follower.follow,
   });
   const r = f.registry.register2(OLD, APP, INSTANCE);

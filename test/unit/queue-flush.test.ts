@@ -3,6 +3,7 @@
 import { afterEach, beforeEach, test } from "node:test";
 import assert from "node:assert/strict";
 import { Flusher } from "../../src/queue-flush.ts";
+import { Settler } from "../../src/settle.ts";
 import { QueueStore } from "../../src/store/queue.ts";
 import { createLogger } from "../../src/log.ts";
 import type { Attempt } from "../../src/push.ts";
@@ -19,6 +20,7 @@ let answer: (body: string) => Attempt["verdict"];
 let inFlight: Map<number, number>;
 let maxInFlight: number;
 let flusher: Flusher;
+let settler: Settler;
 
 beforeEach(() => {
   f = fixture();
@@ -27,8 +29,15 @@ beforeEach(() => {
   answer = () => "delivered";
   inFlight = new Map();
   maxInFlight = 0;
+  settler = new Settler({
+    remove: (row) => void q.remove(row),
+    revoke: (e) => void f.registry.revoke(e),
+    onFree: (id, failed) => flusher.queued(id, failed),
+    log: createLogger("silent"),
+  });
   flusher = new Flusher({
     queue: q,
+    settler,
     async attempt(reg: Registration, payload: Buffer): Promise<Attempt> {
       const n = (inFlight.get(reg.id) ?? 0) + 1;
       inFlight.set(reg.id, n);
@@ -38,7 +47,7 @@ beforeEach(() => {
       sent.push({ reg: reg.id, body: payload.toString() });
       const verdict = answer(payload.toString());
       if (verdict === "gone") f.registry.revoke(reg.endpoint);
-      return { verdict, retryAfter: 60 };
+      return { verdict, retryAfter: 60, unanswered: false };
     },
     lookup: (e) => f.registry.lookup(e),
     now: () => f.clock.t,
@@ -162,4 +171,30 @@ test("the sweep drops expired messages without sending them", async () => {
   await settle();
   assert.equal(sent.length, 0);
   assert.equal(q.depth(), 0);
+});
+
+test("a message whose push IQ may still be answered is not sent again, nor what waits behind it, until that answer settles it", async () => {
+  const r = reg();
+  put(r, "held", "behind");
+  const row = q.head(r.id, f.clock.t)!.id;
+  const c = settler.hold({ registration: r.id, endpoint: r.endpoint, row });
+  settler.answered(c, "temporary", true); // the IQ timed out; its late window is open
+  flusher.wake(r.id);
+  flusher.sweep();
+  await settle();
+  assert.equal(sent.length, 0, "held: the flusher stops at it");
+  settler.late(c, { kind: "result" }); // the phone answers late: it has the message
+  await settle();
+  assert.deepEqual(sent.map((s) => s.body), ["behind"], "the held copy is deleted, never sent twice; the next one goes");
+  assert.equal(q.count(r.id, f.clock.t), 0);
+});
+
+test("a held message released by a dropped link is sent again", async () => {
+  const r = reg();
+  put(r, "maybe lost");
+  const c = settler.hold({ registration: r.id, endpoint: r.endpoint, row: q.head(r.id, f.clock.t)!.id });
+  settler.late(c, { kind: "link-lost" });
+  flusher.wakeAll(); // the link is back
+  await settle();
+  assert.deepEqual(sent.map((s) => s.body), ["maybe lost"]);
 });

@@ -1,0 +1,99 @@
+// The distributor's answer settles the stored copy of a message, whenever it
+// comes (PROTOCOL.md, "Answer time and exactly once"; docs/delivery.md).
+//
+// The rule that makes a late answer still give exactly one copy: a stored copy
+// has at most one push IQ that may still be answered, and while it has one the
+// copy is *held*: the flusher does not send it (nor what is queued behind it,
+// to keep the order). The IQ's answer decides: `result` deletes the copy,
+// item-not-found/feature-not-implemented revokes the endpoint (the copy goes
+// with it), a temporary error releases the copy to the flusher. An IQ that
+// times out keeps the hold through the caller's late window (5 minutes,
+// src/xmpp/caller.ts), so an answer 60 s late still deletes the copy before
+// anything is sent again. The hold also ends when the component link drops
+// (the IQ or its answer may be lost: send again after the reconnect; the only
+// case that can give the phone two copies) or when the window closes unanswered.
+import type { IqAnswer, Verdict } from "./outcomes.ts";
+import { classifyAnswer } from "./outcomes.ts";
+import type { Logger } from "./log.ts";
+
+export type Settle = "delete" | "revoke" | "hold" | "release";
+
+/**
+ * What an answer does to the copy. `mayStillAnswer`: the IQ timed out and its
+ * late window is open, so an answer may still come.
+ */
+export function settleRule(verdict: Verdict, mayStillAnswer: boolean): Settle {
+  if (verdict === "delivered") return "delete";
+  if (verdict === "gone") return "revoke";
+  return mayStillAnswer ? "hold" : "release";
+}
+
+/** What a late listener hears (src/xmpp/caller.ts): a late answer, `link-lost`, or `timeout` when the window closed. */
+export const lateRule = (a: IqAnswer): Settle => settleRule(classifyAnswer(a), false);
+
+/** A message whose push IQ may still be answered; `row` is its queue row, when one was stored. */
+export interface Copy {
+  registration: number;
+  endpoint: string;
+  row?: number;
+}
+
+export interface SettlerDeps {
+  remove: (row: number) => void;
+  revoke: (endpoint: string) => void;
+  /** The registration's queue may move on: `failed` after a temporary failure (back off first). */
+  onFree: (registration: number, failed: boolean) => void;
+  log: Logger;
+}
+
+export class Settler {
+  // row -> the copy object of the IQ that holds it; identity tells an old IQ's release from a newer one's
+  private readonly holds = new Map<number, Copy>();
+
+  constructor(private readonly d: SettlerDeps) {}
+
+  /** The row's IQ is out: the flusher leaves it alone until the answer settles it. */
+  hold(c: Copy): Copy {
+    if (c.row !== undefined) this.holds.set(c.row, c);
+    return c;
+  }
+
+  held = (row: number): boolean => this.holds.has(row);
+
+  get holding(): number {
+    return this.holds.size;
+  }
+
+  /**
+   * The IQ's own answer, as PushService.attempt judged it (it has revoked a gone
+   * app already). `unanswered`: it timed out, and a late answer may still come.
+   */
+  answered(c: Copy, verdict: Verdict, unanswered: boolean): void {
+    this.apply(c, settleRule(verdict, unanswered), false);
+  }
+
+  /** Heard after the IQ's promise resolved: a late answer, the link dropping, or the window closing. */
+  late(c: Copy, a: IqAnswer): void {
+    const action = lateRule(a);
+    if (a.kind === "result" || a.kind === "error") this.d.log.debug({ reg: c.registration, answer: a.kind, action }, "late answer to a push IQ");
+    this.apply(c, action, true);
+  }
+
+  private apply(c: Copy, action: Settle, revoke: boolean): void {
+    if (action === "hold") return;
+    const mine = c.row !== undefined && this.holds.get(c.row) === c;
+    if (mine) this.holds.delete(c.row!);
+    if (action === "delete") {
+      // Even if another IQ holds the row now (sent after a link drop): the phone has it.
+      if (c.row !== undefined) this.d.remove(c.row);
+      if (mine) this.d.onFree(c.registration, false);
+    } else if (action === "revoke") {
+      if (revoke) {
+        this.d.log.info({ reg: c.registration }, "distributor says the app is gone (late answer): endpoint revoked");
+        this.d.revoke(c.endpoint);
+      }
+    } else if (mine) {
+      this.d.onFree(c.registration, true);
+    }
+  }
+}
