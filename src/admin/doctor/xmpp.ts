@@ -5,14 +5,13 @@
 // (Prosody's kick_old) or, on ejabberd, share the stanzas, so that a phone's
 // answer to one of the gateway's pushes could reach the doctor and be lost.
 import { connect } from "node:net";
-import xml from "@xmpp/xml";
 import type { Config } from "../../config.ts";
-import { ping } from "../../stanzas/disco.ts";
+import { discoItems, ping } from "../../stanzas/disco.ts";
+import { NS_DISCO_ITEMS } from "../../stanzas/ns.ts";
 import { probeComponent } from "../../xmpp/probe.ts";
 import type { Running } from "../local.ts";
 import { fail, ok, skip, warn, type Check } from "./check.ts";
 
-const NS_DISCO_ITEMS = "http://jabber.org/protocol/disco#items";
 const TIMEOUT_MS = 5000;
 
 export async function xmppChecks(x: Config["xmpp"], gateway: Running, noLink: boolean): Promise<Check[]> {
@@ -48,8 +47,7 @@ export async function xmppChecks(x: Config["xmpp"], gateway: Running, noLink: bo
         : fail("xmpp route", `a ping from ${x.domain} to itself did not come back (${pong.kind === "error" ? pong.condition : pong.kind}): the server does not route to the component; check its log`),
     );
     for (const host of x.allowedDomains) {
-      const iq = xml("iq", { type: "get", to: host, from: x.domain, id: `doctor-items-${host}` }, xml("query", { xmlns: NS_DISCO_ITEMS }));
-      const a = await probe.request(iq, TIMEOUT_MS);
+      const a = await probe.request(discoItems(host, x.domain, `doctor-items-${host}`), TIMEOUT_MS);
       const listed = a.reply?.getChild("query", NS_DISCO_ITEMS)?.getChildren("item").some((i) => i.attrs.jid === x.domain);
       const name = `disco#items ${host}`;
       if (a.kind !== "result") checks.push(warn(name, `${host} did not answer disco#items (${a.kind === "error" ? a.condition : a.kind}); clients that look for a push service there will not find ${x.domain}`));
