@@ -1,7 +1,8 @@
 // `up-gateway-admin`: the operator's view of the gateway's database, on the
 // same config file as the gateway. Exit codes: 0 done, 1 the command could
 // not be carried out (unknown registration, no database, a schema this
-// version does not use, nothing delivered, a doctor FAIL), 2 usage, 78 config.
+// version does not use, nothing delivered, a doctor FAIL), 2 usage, 78 config
+// (doctor too, when the config does not load).
 // Only `migrate` changes the schema; the others open the database as it is.
 import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -79,6 +80,8 @@ export function runAdmin(argv: readonly string[], io: AdminIo): number | Promise
   if (ttl !== undefined && !(Number.isInteger(ttl) && ttl >= 0)) return usage(io, "--ttl must be a whole number of seconds");
   if ((command === "push" || command === "doctor") && o.config === undefined) return usage(io, `${command} needs --config FILE: it talks to the gateway at its [http] listen`);
   if (o["no-link"] && command !== "doctor") return usage(io, "--no-link goes with doctor");
+  if (command === "doctor" && o.database !== undefined) return usage(io, "doctor reads [database] path from --config; --database does not go with it");
+  if (o.jid !== undefined && !["list", "revoke", "push"].includes(command)) return usage(io, `--jid does not go with ${command}`);
   if (command === "doctor") return runDoctor(o.config!, { json: o.json === true, noLink: o["no-link"] === true }, io);
 
   let path: string, publicUrl: string | undefined, listen: { host: string; port: number } | undefined;

@@ -140,11 +140,11 @@ test("a registration_ttl inside the 24 h renewal window fails with the reason an
   assert.match(line(r.out, "registration_ttl"), /^FAIL\s+registration_ttl\s+43200 s is inside Conversations' 24 h renewal window: .*set \[push\] registration_ttl well above 86400/);
 });
 
-test("a config error is the one FAIL, and nothing else is tried", async () => {
+test("a config error is the one FAIL, nothing else is tried, and the exit status is 78 as for every command", async () => {
   const bad = join(dir, "bad.toml");
   writeFileSync(bad, "[http]\nlisten = 'nowhere'\n");
   const r = await admin(["--config", bad, "doctor"]);
-  assert.equal(r.code, 1);
+  assert.equal(r.code, 78);
   assert.match(r.out, /^FAIL\s+config\s+config: /);
   assert.equal(r.out.trimEnd().split("\n").length, 3);
 });

@@ -45,6 +45,8 @@ export async function doctor(configFile: string, d: DoctorDeps): Promise<Check[]
 }
 
 export const failed = (checks: readonly Check[]): boolean => checks.some((c) => c.level === "FAIL");
+/** The config did not load: the one check there is, and the exit status is EX_CONFIG. */
+export const configFailed = (checks: readonly Check[]): boolean => checks.some((c) => c.name === "config" && c.level === "FAIL");
 
 export function doctorText(checks: readonly Check[]): string {
   const counts = ["OK", "WARN", "FAIL", "SKIP"].map((l) => [l, checks.filter((c) => c.level === l).length] as const).filter(([, n]) => n > 0);
