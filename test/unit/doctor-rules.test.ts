@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { databaseChecks } from "../../src/admin/doctor/database.ts";
+import { databaseChecks, writable } from "../../src/admin/doctor/database.ts";
 import { parseConfig, type Config } from "../../src/config.ts";
 import { configRules, publicUrlScheme, RENEWAL_WINDOW } from "../../src/admin/doctor/rules.ts";
 import { classify } from "../../src/admin/push.ts";
@@ -80,13 +80,32 @@ test("database checks: a missing directory fails, a missing file only warns, a f
     const [noDir] = databaseChecks(join(dir, "nope", "g.db"));
     assert.equal(noDir!.level, "FAIL");
     assert.match(noDir!.message, /does not exist, and the gateway does not create it/);
-    const missing = databaseChecks(join(dir, "g.db"));
+    const missing = databaseChecks(join(dir, "g.db"), { failBelow: 0, warnBelow: 0 }); // whatever the test disk's size
     assert.deepEqual(missing.map((c) => [c.name, c.level]), [["database", "WARN"], ["database writable", "OK"], ["disk space", "OK"]]);
     const junk = join(dir, "junk.db");
     writeFileSync(junk, "not a database ".repeat(100));
     const checks = databaseChecks(junk);
     assert.equal(checks[0]!.level, "FAIL");
     assert.match(checks[0]!.message, /^cannot open .*junk\.db: file is not a database/);
+    assert.deepEqual(readdirSync(dir).sort(), ["junk.db"]); // the doctor's connection left nothing beside it
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("database writable, judged as root: against the directory's owner, for the file, its -wal and its -shm", () => {
+  const dir = mkdtempSync(join(tmpdir(), "up-doctor-unit-"));
+  try {
+    const db = join(dir, "g.db");
+    writeFileSync(db, "");
+    const me = statSync(dir).uid;
+    // euid 0 is passed in: the rule is the same whoever runs the test, only chown needs root.
+    assert.equal(writable(db, 0).level, "OK");
+    writeFileSync(`${db}-shm`, "");
+    chmodSync(`${db}-shm`, 0o444);
+    const shm = writable(db, 0);
+    assert.equal(shm.level, "FAIL");
+    assert.match(shm.message, process.geteuid?.() === 0 ? new RegExp(`g\\.db-shm is not writable by its owner \\(uid ${me}\\)`) : /g\.db-shm is not writable \(EACCES\)/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
