@@ -25,8 +25,10 @@ commands:
   purge-expired                 delete registrations past their expiry
   push ENDPOINT [TEXT]          send a test notification through the running gateway ([http] listen)
   push --jid JID [TEXT]           ... to every live registration of the account; [--ttl SECONDS]
-  doctor [--no-link]            check config, database, XMPP link, TTLs and public_url (needs --config);
-                                --no-link: no component handshake (a gateway elsewhere holds the link)
+  doctor [--no-link] [--stand-in]  check config, database, XMPP link, TTLs and public_url (needs --config);
+                                --no-link: no component handshake (a gateway elsewhere holds the link);
+                                --stand-in: with the gateway stopped, answer public_url's check on
+                                [http] listen (a gateway starting meanwhile would find the port taken)
   migrate                       bring the database schema up to date; refuses while a gateway has it open
 
 ENDPOINT is an endpoint URL, its token, or at least ${cmd.MIN_PREFIX} characters of the token as 'list' shows it.`;
@@ -55,6 +57,7 @@ export function runAdmin(argv: readonly string[], io: AdminIo): number | Promise
         jid: { type: "string" },
         ttl: { type: "string" },
         "no-link": { type: "boolean" },
+        "stand-in": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -80,9 +83,10 @@ export function runAdmin(argv: readonly string[], io: AdminIo): number | Promise
   if (ttl !== undefined && !(Number.isInteger(ttl) && ttl >= 0)) return usage(io, "--ttl must be a whole number of seconds");
   if ((command === "push" || command === "doctor") && o.config === undefined) return usage(io, `${command} needs --config FILE: it talks to the gateway at its [http] listen`);
   if (o["no-link"] && command !== "doctor") return usage(io, "--no-link goes with doctor");
+  if (o["stand-in"] && command !== "doctor") return usage(io, "--stand-in goes with doctor");
   if (command === "doctor" && o.database !== undefined) return usage(io, "doctor reads [database] path from --config; --database does not go with it");
   if (o.jid !== undefined && !["list", "revoke", "push"].includes(command)) return usage(io, `--jid does not go with ${command}`);
-  if (command === "doctor") return runDoctor(o.config!, { json: o.json === true, noLink: o["no-link"] === true }, io);
+  if (command === "doctor") return runDoctor(o.config!, { json: o.json === true, noLink: o["no-link"] === true, standIn: o["stand-in"] === true }, io);
 
   let path: string, publicUrl: string | undefined, listen: { host: string; port: number } | undefined;
   if (o.config !== undefined) {

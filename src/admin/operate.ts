@@ -51,8 +51,8 @@ function pushTargets(d: AdminDeps, a: PushArgs): Target[] | string {
   return isTokenShaped(token) ? [{ token, jid: null }] : found.error;
 }
 
-export async function runDoctor(configFile: string, o: { json: boolean; noLink: boolean }, io: AdminIo): Promise<number> {
-  const checks = await doctor(configFile, { env: process.env, noLink: o.noLink });
+export async function runDoctor(configFile: string, o: { json: boolean; noLink: boolean; standIn: boolean }, io: AdminIo): Promise<number> {
+  const checks = await doctor(configFile, { env: process.env, noLink: o.noLink, standIn: o.standIn });
   io.out(o.json ? JSON.stringify(checks, null, 2) : doctorText(checks));
   if (configFailed(checks)) return 78; // as every command on a bad config (cli.ts)
   return failed(checks) ? 1 : 0;
