@@ -19,8 +19,19 @@ const config = (push: Record<string, unknown> = {}, limits: Record<string, unkno
   });
 const level = (c: Config, name: string): string => configRules(c).find((x) => x.name === name)?.level ?? "none";
 
-test("the defaults pass every rule", () => {
-  assert.deepEqual(configRules(config()).map((c) => c.level), ["OK", "OK", "OK"]);
+const withAnswer = (s: number | undefined, c = config()): Config => ({ ...c, push: { ...c.push, answerWithin: s } }) as Config;
+
+test("the defaults pass every rule once answer_within is there (its default is 2 s)", () => {
+  assert.deepEqual(configRules(withAnswer(2)).map((c) => [c.name, c.level]), [["registration_ttl", "OK"], ["default_ttl / max_ttl", "OK"], ["rate limits", "OK"], ["answer_within", "OK"]]);
+});
+
+test("without answer_within, [push] timeout is what a sender waits: at or above the senders' 10 s it warns", () => {
+  const without = (push: Record<string, unknown> = {}): Config => withAnswer(undefined, config(push));
+  assert.equal(level(without({ timeout: 10 }), "push timeout"), "WARN");
+  assert.match(configRules(without({ timeout: 10 })).find((c) => c.name === "push timeout")!.message, /senders give up after 10 s and send again/);
+  assert.equal(level(without({ timeout: 5 }), "push timeout"), "OK");
+  assert.equal(level(without({ timeout: 5 }), "answer_within"), "none");
+  assert.equal(level(withAnswer(2, config({ timeout: 30 })), "push timeout"), "none"); // answer_within decides then
 });
 
 test("registration_ttl: inside Conversations' 24 h window fails, under 3 days warns, above is fine", () => {
@@ -43,8 +54,7 @@ test("small bursts and very low rates warn", () => {
 });
 
 test("answer_within is checked when the config has it: at most 2 s is OK, above warns, 10 s fails", () => {
-  const withAnswer = (s: number): Config => ({ ...config(), push: { ...config().push, answerWithin: s } }) as Config;
-  assert.equal(level(config(), "answer_within"), "none");
+  assert.equal(level(withAnswer(undefined), "answer_within"), "none");
   assert.equal(level(withAnswer(2), "answer_within"), "OK");
   assert.equal(level(withAnswer(5), "answer_within"), "WARN");
   assert.equal(level(withAnswer(10), "answer_within"), "FAIL");
