@@ -1,15 +1,16 @@
 // `up-gateway-admin`: the operator's view of the gateway's database, on the
 // same config file as the gateway. Exit codes: 0 done, 1 the command could
 // not be carried out (unknown registration, no database, a schema this
-// version does not use, nothing delivered, a doctor FAIL), 2 usage, 78 config
+// version does not know, nothing delivered, a doctor FAIL), 2 usage, 78 config
 // (doctor too, when the config does not load).
-// Only `migrate` changes the schema; the others open the database as it is.
+// Only `migrate` changes the schema; the others open the database at the
+// schema they find, older ones included, and refuse only a newer one.
 import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig, SECRET_ENV } from "../config.ts";
 import { openDb, type Db } from "../store/db.ts";
-import { migrateAlone, requireCurrentSchema, SchemaError } from "../store/schema.ts";
-import { QueueStore } from "../store/queue.ts";
+import { migrateAlone, needsNewerSchema, requireKnownSchema, SchemaError } from "../store/schema.ts";
+import { queueCounts } from "./queue-counts.ts";
 import { RegistrationStore } from "../store/registrations.ts";
 import * as cmd from "./commands.ts";
 import { pairs, table, when } from "./format.ts";
@@ -118,16 +119,24 @@ export function runAdmin(argv: readonly string[], io: AdminIo): number | Promise
     io.err(`cannot open the database at ${path}: ${(err as Error).message}`);
     return EXIT.failed;
   }
+  let found: number | undefined;
   try {
-    requireCurrentSchema(db);
-    const deps: cmd.AdminDeps = { store: new RegistrationStore(db), queue: new QueueStore(db), now: io.now, ...(publicUrl && { publicUrl }) };
+    found = requireKnownSchema(db);
+    const deps: cmd.AdminDeps = { store: new RegistrationStore(db), queue: queueCounts(db, found), now: io.now, ...(publicUrl && { publicUrl }) };
     if (command !== "push") return dispatch(command, arg, o, deps, io);
     // runPush reads its targets before it returns: the database closes before the first request.
     return runPush(deps, { key: arg, jid: o.jid, text, ttl, listen: listen!, json: o.json === true }, io);
   } catch (err) {
-    if (!(err instanceof SchemaError)) throw err;
-    io.err(`database ${path}: ${err.message}`);
-    return EXIT.failed;
+    if (err instanceof SchemaError) {
+      io.err(`database ${path}: ${err.message}`);
+      return EXIT.failed;
+    }
+    // An older schema lacks what a later migration adds: say so, not a SqliteError's stack.
+    if (found !== undefined && /^no such (table|column)/.test((err as Error).message)) {
+      io.err(`database ${path}: ${needsNewerSchema(found)} (${(err as Error).message})`);
+      return EXIT.failed;
+    }
+    throw err;
   } finally {
     db.close();
   }
