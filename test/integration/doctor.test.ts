@@ -179,7 +179,7 @@ test("as root: a file without u+w, a -shm of another user, and an immutable file
 
 test("an http public_url on a public host is a WARN; the check still reaches the gateway through it", async () => {
   const port = await freePort();
-  const { config } = await setup({ http: { listen: `127.0.0.1:${port}`, public_url: `http://up.example.org:${port}` } });
+  const { config } = await setup({ http: { listen: `127.0.0.1:${port}`, public_url: `http://up.example.org:${port}` }, push: { timeout: 5 } });
   // up.example.org resolves to loopback here: tests reach nothing else.
   const lookup = ((_host: string, opts: { all?: boolean }, cb: (...a: unknown[]) => void) =>
     opts.all ? cb(null, [{ address: "127.0.0.1", family: 4 }]) : cb(null, "127.0.0.1", 4)) as unknown as LookupFunction;
