@@ -6,9 +6,9 @@
 // root they would be root's: a gateway running as its own user then cannot
 // open its database. A read-write connection that writes nothing removes both
 // at its close when it is the last connection (SQLite does), and as root
-// SQLite gives the files it creates the database file's owner; what is still
-// there after the close and was not before is handed to that owner as well.
-import { accessSync, chownSync, constants, existsSync, statfsSync, statSync, type Stats } from "node:fs";
+// SQLite gives the files it creates the database file's owner (os_unix.c), so
+// a gateway that opens the database meanwhile finds them its own.
+import { accessSync, constants, existsSync, statfsSync, statSync, type Stats } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { SCHEMA_VERSION } from "../../store/schema.ts";
@@ -44,7 +44,6 @@ export function databaseChecks(path: string, limits: DiskLimits = DISK, euid = p
 }
 
 function readSchema(path: string): number {
-  const existed = sidecars(path).filter((p) => existsSync(p));
   const db = new Database(path, { fileMustExist: true });
   try {
     const found = db.pragma("user_version", { simple: true }) as number;
@@ -52,21 +51,6 @@ function readSchema(path: string): number {
     return found;
   } finally {
     db.close();
-    giveBack(path, existed);
-  }
-}
-
-/** A gateway that opened the database while the doctor had it keeps our -wal/-shm: they must be its user's. */
-function giveBack(path: string, existed: readonly string[]): void {
-  const owner = statSync(path);
-  for (const p of sidecars(path)) {
-    if (existed.includes(p) || !existsSync(p)) continue;
-    try {
-      const st = statSync(p);
-      if (st.uid !== owner.uid || st.gid !== owner.gid) chownSync(p, owner.uid, owner.gid);
-    } catch {
-      // gone meanwhile, or not ours to change: the writable check of the next run names it
-    }
   }
 }
 
