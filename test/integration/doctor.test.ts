@@ -250,23 +250,18 @@ test("doctor beside a running gateway (kick_old) leaves it its link: pushes keep
   }
 });
 
-test("a gateway that runs without its component link is a FAIL; the doctor only handshakes, gives the component back at once, and SKIPs route and disco", async (t) => {
+test("a gateway that runs without its component link is a FAIL; the doctor only handshakes and SKIPs route and disco (no ping or disco#items on the component meanwhile)", async (t) => {
   // A wrong secret keeps the gateway's link down; the doctor gets the right one from the environment.
   const gateway = await startGateway(prosody, { xmpp: { secret: "not-the-secret", allowed_domains: ["localhost"] } });
   try {
     await gateway.waitUnhealthy(15_000);
-    const started = performance.now();
     const r = await admin(["--config", gateway.configPath, "doctor"], { UP_GATEWAY_XMPP_SECRET: prosody.components[0]!.secret });
-    t.diagnostic(`\n${r.out}\n(${Math.round(performance.now() - started)} ms)`);
+    t.diagnostic(`\n${r.out}`);
     assert.equal(r.code, 1);
     assert.match(line(r.out, "gateway"), /^FAIL\s+gateway\s+the gateway runs but its component link is down: see xmpp handshake below and its log$/);
     assert.match(line(r.out, "xmpp handshake"), /^OK\s+xmpp handshake\s+the XMPP server accepted the secret for up\.localhost/);
     assert.match(line(r.out, "xmpp route"), /^SKIP\s+xmpp route\s+not asked beside a running gateway/);
     assert.match(line(r.out, "disco#items localhost"), /^SKIP/);
-    // Given back: a component connecting now is accepted (Prosody refuses a second one while the first holds it).
-    const probe = await probeComponent({ service: `xmpp://127.0.0.1:${prosody.componentPort}`, domain: "up.localhost", secret: prosody.components[0]!.secret }, 5000);
-    assert.equal(probe.kind, "online", JSON.stringify(probe));
-    if (probe.kind === "online") await probe.close();
   } finally {
     await gateway.cleanup();
   }
