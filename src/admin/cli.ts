@@ -26,7 +26,8 @@ commands:
   purge-expired                 delete registrations past their expiry
   push ENDPOINT [TEXT]          send a test notification through the running gateway ([http] listen)
   push --jid JID [TEXT]           ... to every live registration of the account; [--ttl SECONDS]
-  doctor [--no-link] [--stand-in]  check config, database, XMPP link, TTLs and public_url (needs --config);
+  doctor [--no-link] [--stand-in]
+                                check config, database, XMPP link, TTLs and public_url (needs --config);
                                 --no-link: no component handshake (a gateway elsewhere holds the link);
                                 --stand-in: with the gateway stopped, answer public_url's check on
                                 [http] listen (a gateway starting meanwhile would find the port taken)
