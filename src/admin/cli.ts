@@ -1,14 +1,16 @@
 // `up-gateway-admin`: the operator's view of the gateway's database, on the
 // same config file as the gateway. Exit codes: 0 done, 1 the command could
 // not be carried out (unknown registration, no database, a schema this
-// version does not use, nothing delivered, a doctor FAIL), 2 usage, 78 config.
-// Only `migrate` changes the schema; the others open the database as it is.
+// version does not know, nothing delivered, a doctor FAIL), 2 usage, 78 config
+// (doctor too, when the config does not load).
+// Only `migrate` changes the schema; the others open the database at the
+// schema they find, older ones included, and refuse only a newer one.
 import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig, SECRET_ENV } from "../config.ts";
 import { openDb, type Db } from "../store/db.ts";
-import { migrateAlone, requireCurrentSchema, SchemaError } from "../store/schema.ts";
-import { QueueStore } from "../store/queue.ts";
+import { migrateAlone, needsNewerSchema, requireKnownSchema, SchemaError } from "../store/schema.ts";
+import { queueCounts } from "./queue-counts.ts";
 import { RegistrationStore } from "../store/registrations.ts";
 import * as cmd from "./commands.ts";
 import { pairs, table, when } from "./format.ts";
@@ -24,8 +26,11 @@ commands:
   purge-expired                 delete registrations past their expiry
   push ENDPOINT [TEXT]          send a test notification through the running gateway ([http] listen)
   push --jid JID [TEXT]           ... to every live registration of the account; [--ttl SECONDS]
-  doctor [--no-link]            check config, database, XMPP link, TTLs and public_url (needs --config);
-                                --no-link: no component handshake (a gateway elsewhere holds the link)
+  doctor [--no-link] [--stand-in]
+                                check config, database, XMPP link, TTLs and public_url (needs --config);
+                                --no-link: no component handshake (a gateway elsewhere holds the link);
+                                --stand-in: with the gateway stopped, answer public_url's check on
+                                [http] listen (a gateway starting meanwhile would find the port taken)
   migrate                       bring the database schema up to date; refuses while a gateway has it open
 
 ENDPOINT is an endpoint URL, its token, or at least ${cmd.MIN_PREFIX} characters of the token as 'list' shows it.`;
@@ -54,6 +59,7 @@ export function runAdmin(argv: readonly string[], io: AdminIo): number | Promise
         jid: { type: "string" },
         ttl: { type: "string" },
         "no-link": { type: "boolean" },
+        "stand-in": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -79,7 +85,10 @@ export function runAdmin(argv: readonly string[], io: AdminIo): number | Promise
   if (ttl !== undefined && !(Number.isInteger(ttl) && ttl >= 0)) return usage(io, "--ttl must be a whole number of seconds");
   if ((command === "push" || command === "doctor") && o.config === undefined) return usage(io, `${command} needs --config FILE: it talks to the gateway at its [http] listen`);
   if (o["no-link"] && command !== "doctor") return usage(io, "--no-link goes with doctor");
-  if (command === "doctor") return runDoctor(o.config!, { json: o.json === true, noLink: o["no-link"] === true }, io);
+  if (o["stand-in"] && command !== "doctor") return usage(io, "--stand-in goes with doctor");
+  if (command === "doctor" && o.database !== undefined) return usage(io, "doctor reads [database] path from --config; --database does not go with it");
+  if (o.jid !== undefined && !["list", "revoke", "push"].includes(command)) return usage(io, `--jid does not go with ${command}`);
+  if (command === "doctor") return runDoctor(o.config!, { json: o.json === true, noLink: o["no-link"] === true, standIn: o["stand-in"] === true }, io);
 
   let path: string, publicUrl: string | undefined, listen: { host: string; port: number } | undefined;
   if (o.config !== undefined) {
@@ -111,16 +120,24 @@ export function runAdmin(argv: readonly string[], io: AdminIo): number | Promise
     io.err(`cannot open the database at ${path}: ${(err as Error).message}`);
     return EXIT.failed;
   }
+  let found: number | undefined;
   try {
-    requireCurrentSchema(db);
-    const deps: cmd.AdminDeps = { store: new RegistrationStore(db), queue: new QueueStore(db), now: io.now, ...(publicUrl && { publicUrl }) };
+    found = requireKnownSchema(db);
+    const deps: cmd.AdminDeps = { store: new RegistrationStore(db), queue: queueCounts(db, found), now: io.now, ...(publicUrl && { publicUrl }) };
     if (command !== "push") return dispatch(command, arg, o, deps, io);
     // runPush reads its targets before it returns: the database closes before the first request.
     return runPush(deps, { key: arg, jid: o.jid, text, ttl, listen: listen!, json: o.json === true }, io);
   } catch (err) {
-    if (!(err instanceof SchemaError)) throw err;
-    io.err(`database ${path}: ${err.message}`);
-    return EXIT.failed;
+    if (err instanceof SchemaError) {
+      io.err(`database ${path}: ${err.message}`);
+      return EXIT.failed;
+    }
+    // An older schema lacks what a later migration adds: say so, not a SqliteError's stack.
+    if (found !== undefined && /^no such (table|column)/.test((err as Error).message)) {
+      io.err(`database ${path}: ${needsNewerSchema(found)} (${(err as Error).message})`);
+      return EXIT.failed;
+    }
+    throw err;
   } finally {
     db.close();
   }

@@ -4,7 +4,7 @@ import { bareJid } from "../jid.ts";
 import { isTokenShaped } from "../tokens.ts";
 import type { AdminIo } from "./cli.ts";
 import { find, type AdminDeps } from "./commands.ts";
-import { doctor, doctorText, failed } from "./doctor/index.ts";
+import { configFailed, doctor, doctorText, failed } from "./doctor/index.ts";
 import { localBase } from "./local.ts";
 import { anyTaken, pushAll, sentText, type Target } from "./push.ts";
 
@@ -23,7 +23,9 @@ export interface PushArgs {
 export function runPush(d: AdminDeps, a: PushArgs, io: AdminIo): number | Promise<number> {
   const targets = pushTargets(d, a);
   if (typeof targets === "string") {
-    io.err(targets);
+    // --json: a script reads stdout, so the reason is JSON there too
+    if (a.json) io.out(JSON.stringify({ error: targets }, null, 2));
+    else io.err(targets);
     return 1;
   }
   const text = a.text ?? `Test notification from up-gateway-admin, ${new Date(d.now()).toISOString()}`;
@@ -49,8 +51,9 @@ function pushTargets(d: AdminDeps, a: PushArgs): Target[] | string {
   return isTokenShaped(token) ? [{ token, jid: null }] : found.error;
 }
 
-export async function runDoctor(configFile: string, o: { json: boolean; noLink: boolean }, io: AdminIo): Promise<number> {
-  const checks = await doctor(configFile, { env: process.env, noLink: o.noLink });
+export async function runDoctor(configFile: string, o: { json: boolean; noLink: boolean; standIn: boolean }, io: AdminIo): Promise<number> {
+  const checks = await doctor(configFile, { env: process.env, noLink: o.noLink, standIn: o.standIn });
   io.out(o.json ? JSON.stringify(checks, null, 2) : doctorText(checks));
+  if (configFailed(checks)) return 78; // as every command on a bad config (cli.ts)
   return failed(checks) ? 1 : 0;
 }

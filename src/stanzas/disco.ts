@@ -1,5 +1,5 @@
 import xml, { type Element } from "@xmpp/xml";
-import { NS_CONV, NS_DISCO_INFO, NS_PING, NS_UP } from "./ns.ts";
+import { NS_CONV, NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PING, NS_UP } from "./ns.ts";
 
 const FEATURES = [NS_DISCO_INFO, NS_PING, NS_UP, NS_CONV];
 
@@ -13,3 +13,7 @@ export const discoInfo = (): Element =>
 
 export const ping = (to: string, from: string, id: string): Element =>
   xml("iq", { type: "get", to, from, id }, xml("ping", { xmlns: NS_PING }));
+
+/** disco#items of `to`: which components a host lists (the doctor looks for ours). */
+export const discoItems = (to: string, from: string, id: string): Element =>
+  xml("iq", { type: "get", to, from, id }, xml("query", { xmlns: NS_DISCO_ITEMS }));

@@ -1,7 +1,8 @@
 // Which schema a database has, and who may change it. Only the gateway at
 // start (openDb) and `up-gateway-admin migrate` run migrations; every other
-// admin command opens the database at the schema it finds, so an admin tool
-// newer than the running gateway cannot upgrade the schema under it.
+// admin command opens the database at the schema it finds (refusing only a
+// newer one), so an admin tool newer than the running gateway cannot upgrade
+// the schema under it.
 import Database from "better-sqlite3";
 import type { Db } from "./db.ts";
 import { MIGRATIONS } from "./migrations.ts";
@@ -34,17 +35,20 @@ export function migrate(db: Db): void {
   }
 }
 
-/** For admin commands: the schema must be exactly ours, and is never written. */
-export function requireCurrentSchema(db: Db): void {
+/**
+ * For admin commands: the schema as found, which they never write. A newer one
+ * is refused (its meaning is unknown here); an older one is used as it is, so
+ * the tool works between an upgrade and the gateway's restart. Returns it.
+ */
+export function requireKnownSchema(db: Db): number {
   const found = schemaVersion(db);
   if (found > SCHEMA_VERSION) throw newer(found, "admin tool");
-  if (found < SCHEMA_VERSION) {
-    throw new SchemaError(
-      `database schema version ${found} is older than this admin tool's (${SCHEMA_VERSION}): restart the gateway (it migrates at start), or stop it and run 'up-gateway-admin migrate'`,
-      found,
-    );
-  }
+  return found;
 }
+
+/** Said when a command needs a table or column that a newer migration adds. */
+export const needsNewerSchema = (found: number): string =>
+  `this command needs a newer schema than the database's (version ${found}; this admin tool's is ${SCHEMA_VERSION}): restart the gateway (it migrates when it starts), or stop it and run 'up-gateway-admin migrate'`;
 
 export type MigrateResult = { ok: true; from: number; to: number } | { ok: false; error: string };
 

@@ -16,6 +16,7 @@ let prosody: Prosody;
 let gateway: Gateway;
 let alice: Distributor; // online, two registrations
 let bob: Distributor; // registered, then offline
+let bobJid: string;
 let carol: Distributor; // registered, then revoked
 const ep: Record<string, string> = {};
 
@@ -29,6 +30,7 @@ before(async () => {
   ep.a1 = (await alice.register2(alice.hash("a", "app1"), alice.hash("a", "1"))).endpoint;
   ep.a2 = (await alice.register2(alice.hash("a", "app2"), alice.hash("a", "2"))).endpoint;
   ep.b = (await bob.register2(bob.hash("b", "app"), bob.hash("b", "1"))).endpoint;
+  bobJid = bob.jid;
   ep.c = (await carol.register2(carol.hash("c", "app"), carol.hash("c", "1"))).endpoint;
   await bob.stop();
 });
@@ -52,15 +54,26 @@ test("a push to an online phone is delivered: the phone gets the text, the CLI s
   assert.equal(got.application, alice.hash("a", "app1"));
 });
 
-test("a push to an offline phone is queued with the TTL the gateway keeps it", async (t) => {
-  const r = await push(ep.b!, "--json");
-  t.diagnostic(`\n${(await push(ep.b!)).out}`);
+test("a push to an offline phone is queued with the TTL the gateway keeps it, and the phone gets it when it is back", async (t) => {
+  const r = await push(ep.b!, "kept for bob", "--json");
   assert.equal(r.code, 0, r.err);
   const [s] = JSON.parse(r.out);
   assert.equal(s.result, "queued");
   assert.equal(s.status, 201);
   assert.equal(s.ttl, 86_400);
   assert.equal(typeof s.ms, "number");
+  const text = await push(ep.b!, "kept for bob, again");
+  t.diagnostic(`\n${text.out}`);
+  assert.match(text.out, /bob@localhost\/\S+\s+201\s+\d+ ms\s+queued, kept 86400 s/);
+  // Back on the same resource, with the presence Conversations sends: the kept messages are delivered.
+  const back = await connectDistributor(prosody, { username: "bob", resource: bobJid.split("/")[1]! });
+  try {
+    await back.sendPresence();
+    await back.waitForPush((p) => p.payload.toString() === "kept for bob", 15_000);
+    await back.waitForPush((p) => p.payload.toString() === "kept for bob, again", 15_000);
+  } finally {
+    await back.stop();
+  }
 });
 
 test("a revoked endpoint is gone (404), and the exit status says nothing was delivered", async (t) => {

@@ -242,3 +242,35 @@ test("push and doctor need the gateway's config; --ttl is a whole number and onl
     f.close();
   }
 });
+
+test("doctor takes neither --database nor --jid, and --jid goes only with list, revoke and push: usage errors, not ignored", async () => {
+  const f = fixture();
+  try {
+    const good = join(f.dir, "good.toml");
+    writeFileSync(good, `[xmpp]\nservice = "xmpp://127.0.0.1:5347"\ndomain = "up.example.org"\n[http]\nlisten = "127.0.0.1:0"\npublic_url = "https://up.example.org"\n[database]\npath = ${JSON.stringify(f.path)}\n`);
+    for (const argv of [["doctor", "--database", f.path], ["doctor", "--jid", "a@b"], ["stats", "--jid", "a@b"], ["purge-expired", "--jid", "a@b"]]) {
+      const err: string[] = [];
+      const code = await runAdmin(["--config", good, ...argv], { out: () => {}, err: (s) => err.push(s), now: Date.now });
+      assert.equal(code, 2, argv.join(" "));
+      assert.match(err.join(), /usage: up-gateway-admin/);
+    }
+  } finally {
+    f.close();
+  }
+});
+
+test("push --json with no live registration says so in JSON on stdout, exit 1", async () => {
+  const f = fixture();
+  try {
+    const good = join(f.dir, "good.toml");
+    writeFileSync(good, `[xmpp]\nservice = "xmpp://127.0.0.1:5347"\ndomain = "up.example.org"\n[http]\nlisten = "127.0.0.1:0"\npublic_url = "https://up.example.org"\n[database]\npath = ${JSON.stringify(f.path)}\n`);
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await runAdmin(["--config", good, "push", "--jid", "nobody@example.org", "--json"], { out: (s) => out.push(s), err: (s) => err.push(s), now: Date.now });
+    assert.equal(code, 1);
+    assert.deepEqual(JSON.parse(out.join()), { error: "no live registrations for nobody@example.org" });
+    assert.deepEqual(err, []);
+  } finally {
+    f.close();
+  }
+});

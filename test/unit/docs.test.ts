@@ -143,10 +143,13 @@ test("relative links in the docs and the README lead to files that exist", () =>
   }
 });
 
-test("troubleshooting starts with admin doctor and admin push, each with sample output", () => {
-  const text = read("docs/troubleshooting.md");
-  const headings = [...text.matchAll(/^## (.+)$/gm)].map((m) => m[1]!);
+test("troubleshooting starts with admin doctor and admin push, each with sample output (the long ones on their own page)", () => {
+  const main = read("docs/troubleshooting.md");
+  const headings = [...main.matchAll(/^## (.+)$/gm)].map((m) => m[1]!);
   assert.deepEqual(headings.slice(0, 2), ["`up-gateway-admin doctor`", "`up-gateway-admin push`"]);
+  assert.match(main, /\]\(troubleshooting-samples\.md/);
+  assert.match(main, /^OK\s+xmpp handshake\s+the XMPP server accepted the secret/m);
+  const text = `${main}\n${read("docs/troubleshooting-samples.md")}`;
   assert.match(text, /^OK\s+xmpp handshake\s+the XMPP server accepted the secret/m);
   assert.match(text, /^FAIL\s+xmpp handshake\s+the XMPP server refused the secret/m);
   for (const result of ["delivered", "queued, kept", "gone: unknown, expired or revoked"]) assert.match(text, new RegExp(`^\\S+…\\s+\\S+\\s+\\d{3}\\s+\\d+ ms\\s+${result}`, "m"));

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { databaseChecks } from "../../src/admin/doctor/database.ts";
+import { databaseChecks, writable } from "../../src/admin/doctor/database.ts";
 import { parseConfig, type Config } from "../../src/config.ts";
 import { configRules, publicUrlScheme, RENEWAL_WINDOW } from "../../src/admin/doctor/rules.ts";
 import { classify } from "../../src/admin/push.ts";
@@ -19,8 +19,19 @@ const config = (push: Record<string, unknown> = {}, limits: Record<string, unkno
   });
 const level = (c: Config, name: string): string => configRules(c).find((x) => x.name === name)?.level ?? "none";
 
-test("the defaults pass every rule", () => {
-  assert.deepEqual(configRules(config()).map((c) => c.level), ["OK", "OK", "OK"]);
+const withAnswer = (s: number | undefined, c = config()): Config => ({ ...c, push: { ...c.push, answerWithin: s } }) as Config;
+
+test("the defaults pass every rule once answer_within is there (its default is 2 s)", () => {
+  assert.deepEqual(configRules(withAnswer(2)).map((c) => [c.name, c.level]), [["registration_ttl", "OK"], ["default_ttl / max_ttl", "OK"], ["rate limits", "OK"], ["answer_within", "OK"]]);
+});
+
+test("without answer_within, [push] timeout is what a sender waits: at or above the senders' 10 s it warns", () => {
+  const without = (push: Record<string, unknown> = {}): Config => withAnswer(undefined, config(push));
+  assert.equal(level(without({ timeout: 10 }), "push timeout"), "WARN");
+  assert.match(configRules(without({ timeout: 10 })).find((c) => c.name === "push timeout")!.message, /senders give up after 10 s and send again/);
+  assert.equal(level(without({ timeout: 5 }), "push timeout"), "OK");
+  assert.equal(level(without({ timeout: 5 }), "answer_within"), "none");
+  assert.equal(level(withAnswer(2, config({ timeout: 30 })), "push timeout"), "none"); // answer_within decides then
 });
 
 // The config parser refuses a registration_ttl under 2 days; the rule still judges any value it is handed.
@@ -50,8 +61,7 @@ test("small bursts and very low rates warn", () => {
 });
 
 test("answer_within is checked when the config has it: at most 2 s is OK, above warns, 10 s fails", () => {
-  const withAnswer = (s: number): Config => ({ ...config(), push: { ...config().push, answerWithin: s } }) as Config;
-  assert.equal(level(config(), "answer_within"), "none");
+  assert.equal(level(withAnswer(undefined), "answer_within"), "none");
   assert.equal(level(withAnswer(2), "answer_within"), "OK");
   assert.equal(level(withAnswer(5), "answer_within"), "WARN");
   assert.equal(level(withAnswer(10), "answer_within"), "FAIL");
@@ -87,13 +97,32 @@ test("database checks: a missing directory fails, a missing file only warns, a f
     const [noDir] = databaseChecks(join(dir, "nope", "g.db"));
     assert.equal(noDir!.level, "FAIL");
     assert.match(noDir!.message, /does not exist, and the gateway does not create it/);
-    const missing = databaseChecks(join(dir, "g.db"));
+    const missing = databaseChecks(join(dir, "g.db"), { failBelow: 0, warnBelow: 0 }); // whatever the test disk's size
     assert.deepEqual(missing.map((c) => [c.name, c.level]), [["database", "WARN"], ["database writable", "OK"], ["disk space", "OK"]]);
     const junk = join(dir, "junk.db");
     writeFileSync(junk, "not a database ".repeat(100));
     const checks = databaseChecks(junk);
     assert.equal(checks[0]!.level, "FAIL");
     assert.match(checks[0]!.message, /^cannot open .*junk\.db: file is not a database/);
+    assert.deepEqual(readdirSync(dir).sort(), ["junk.db"]); // the doctor's connection left nothing beside it
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("database writable, judged as root: against the directory's owner, for the file, its -wal and its -shm", () => {
+  const dir = mkdtempSync(join(tmpdir(), "up-doctor-unit-"));
+  try {
+    const db = join(dir, "g.db");
+    writeFileSync(db, "");
+    const me = statSync(dir).uid;
+    // euid 0 is passed in: the rule is the same whoever runs the test, only chown needs root.
+    assert.equal(writable(db, 0).level, "OK");
+    writeFileSync(`${db}-shm`, "");
+    chmodSync(`${db}-shm`, 0o444);
+    const shm = writable(db, 0);
+    assert.equal(shm.level, "FAIL");
+    assert.match(shm.message, process.geteuid?.() === 0 ? new RegExp(`g\\.db-shm is not writable by its owner \\(uid ${me}\\)`) : /g\.db-shm is not writable \(EACCES\)/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
