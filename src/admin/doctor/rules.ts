@@ -11,14 +11,8 @@ export const RENEWAL_WINDOW = DAY;
 export const SENDER_TIMEOUT = 10;
 const ALLOW_LISTED_TIMEOUT = 2;
 
-/**
- * `[push] answer_within` (s) when this build has it; the key is added beside
- * this check, so read it without making Config depend on it.
- */
-export const answerWithin = (c: Config): number | undefined => (c.push as { answerWithin?: number }).answerWithin;
-
 export function configRules(c: Config): Check[] {
-  return [registrationTtl(c.push.registrationTtl), storedTtl(c), rateLimits(c), ...answerTime(c)];
+  return [registrationTtl(c.push.registrationTtl), storedTtl(c), rateLimits(c), answerTime(c)];
 }
 
 function registrationTtl(ttl: number): Check {
@@ -47,22 +41,13 @@ function rateLimits(c: Config): Check {
   return ok(name, `${rate}/s per endpoint, bursts of ${burst}`);
 }
 
-function answerTime(c: Config): Check[] {
-  const within = answerWithin(c);
-  if (within === undefined) return [pushTimeout(c.push.timeout)];
+/** The config allows 0.5 to 5 s; the rule still judges any value it is handed. */
+function answerTime(c: Config): Check {
+  const within = c.push.answerWithin;
   const name = "answer_within";
-  if (within >= SENDER_TIMEOUT) return [fail(name, `${within} s: senders give up after ${SENDER_TIMEOUT} s and retry, so phones get messages twice; use 2`)];
-  if (within > ALLOW_LISTED_TIMEOUT) return [warn(name, `${within} s: common-proxies waits only ${ALLOW_LISTED_TIMEOUT} s for hosts on its allow-list and then marks the whole host unavailable; use 2 (the default)`)];
-  return [ok(name, `senders are answered within ${within} s (they time out at ${SENDER_TIMEOUT} s)`)];
-}
-
-/** Without answer_within the sender's answer waits for the phone's, up to [push] timeout. */
-function pushTimeout(timeout: number): Check {
-  const name = "push timeout";
-  if (timeout >= SENDER_TIMEOUT) {
-    return warn(name, `[push] timeout ${timeout} s: a push waits that long for a phone that does not answer, and senders give up after ${SENDER_TIMEOUT} s and send again, so phones get messages twice; set it below ${SENDER_TIMEOUT} (5 leaves room for the network)`);
-  }
-  return ok(name, `a sender waits at most ${timeout} s for its answer (senders time out at ${SENDER_TIMEOUT} s)`);
+  if (within >= SENDER_TIMEOUT) return fail(name, `${within} s: senders give up after ${SENDER_TIMEOUT} s and retry, so phones get messages twice; use 2`);
+  if (within > ALLOW_LISTED_TIMEOUT) return warn(name, `${within} s: common-proxies waits only ${ALLOW_LISTED_TIMEOUT} s for hosts on its allow-list and then marks the whole host unavailable; use 2 (the default)`);
+  return ok(name, `senders are answered within ${within} s (they time out at ${SENDER_TIMEOUT} s)`);
 }
 
 const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
