@@ -112,6 +112,7 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
     onQueued: (id, failed) => flusher.queued(id, failed),
     follow: follower.follow,
     onSent1: bounces.sent,
+    faults: health,
   });
   const flusher = new Flusher({
     queue,
