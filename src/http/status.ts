@@ -55,6 +55,11 @@ export function problemAnswer(p: RequestProblem, message?: string): HttpAnswer {
   return { status, headers: {}, message: message ?? dflt };
 }
 
+/** A method the resource does not support (RFC 9110 §15.5.6; the route sets Allow). */
+export function notAllowedAnswer(method: string, hint: string): HttpAnswer {
+  return { status: 405, headers: {}, message: `${method} is not supported ${hint}` };
+}
+
 /** DELETE on the Location of a 201 (RFC 8030 §5: the push message resource). */
 export type CancelOutcome = "cancelled" | "gone" | "not-ours" | "store-failed";
 
