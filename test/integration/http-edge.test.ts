@@ -172,6 +172,14 @@ test("bytes that are not HTTP are answered 400 with a JSON reason, and the conne
   assert.match(response, /\{"error":"malformed HTTP request"\}$/);
 });
 
+test("headers over 16 KiB are answered 431 with a JSON reason; 15 KiB of headers are a push as usual", async () => {
+  const ok = await post(endpoint, "big headers", { "X-Padding": "p".repeat(15 * 1024) });
+  assert.equal(ok.status, 201);
+  const big = await post(endpoint, "too big headers", { "X-Padding": "p".repeat(17 * 1024) });
+  assert.equal(big.status, 431);
+  assert.deepEqual(await big.json(), { error: "request headers too large" });
+});
+
 test("the Location of a delivered message answers DELETE with 410, GET with 404, and its id is 22 random URL-safe characters", async () => {
   const res = await post(endpoint, "delivered at once");
   assert.equal(res.status, 201);
