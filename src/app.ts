@@ -2,7 +2,7 @@
 // owns start() and stop(). The only module that knows all the others.
 import type { Config } from "./config.ts";
 import type { Logger } from "./log.ts";
-import { openDb, type Db } from "./store/db.ts";
+import { openDb, writeProbe, type Db } from "./store/db.ts";
 import { StoreHealth } from "./store/health.ts";
 import { RegistrationStore } from "./store/registrations.ts";
 import { Registry } from "./registry.ts";
@@ -37,12 +37,15 @@ const SWEEP_INTERVAL_MS = 60_000; // expired registrations linger at most a minu
 export async function start(config: Config, log: Logger, deps: AppDeps = {}): Promise<Gateway> {
   const now = deps.now ?? Date.now;
   const db = openDb(config.database.path);
-  // Metrics are built below; the fault counter names them only when a write fails.
-  const probe = db.prepare<[number]>("INSERT OR REPLACE INTO store_probe (id, at) VALUES (1, ?)");
+  // Metrics, queue and flusher are built below; these closures run only once a write fails or heals.
   const health = new StoreHealth({
-    probe: () => void probe.run(now()),
+    probe: () => writeProbe(db, now()),
     log: log.child({ module: "store" }),
     onFault: (op) => metrics.countStoreFault(op),
+    onRecovered: () => {
+      queue.retryRemovals(); // what was delivered while the store could not write
+      flusher.wakeAll(); // what waited for the store goes now, not at the next sweep
+    },
   });
   const store = new RegistrationStore(db);
   const registry = new Registry({
@@ -118,6 +121,7 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
     onQueued: (id, failed) => flusher.queued(id, failed),
     follow: follower.follow,
     onSent1: bounces.sent,
+    faults: health,
   });
   const flusher = new Flusher({
     queue,

@@ -9,6 +9,7 @@ import type { EnqueueResult, QueueStore } from "./store/queue.ts";
 import { classifyAnswer, RETRY_AFTER, type IqAnswer, type PushOutcome, type Verdict } from "./outcomes.ts";
 import { afterTemporary, keptTtl, planPush, QUEUE_FULL_RETRY_AFTER, type QueuePolicy } from "./queue.ts";
 import { ownJidUnavailable } from "./follow/rule.ts";
+import { isStoreFault, type FaultSink } from "./store/faults.ts";
 import { notification } from "./stanzas/dialect1.ts";
 import { pushIq } from "./stanzas/dialect2.ts";
 import type { Copy, Settler } from "./settle.ts";
@@ -58,6 +59,8 @@ export interface PushServiceDeps {
   follow?: (reg: Registration, payload: Buffer) => Promise<boolean>;
   /** A dialect-1 notification went out (src/bounce/ watches what bounces). */
   onSent1?: (reg: Registration) => void;
+  /** Told of a store fault met on the way (src/store/health.ts). */
+  faults?: FaultSink;
 }
 
 export class PushService {
@@ -65,8 +68,17 @@ export class PushService {
 
   async push(endpoint: string, msg: PushMessage): Promise<PushOutcome> {
     const started = performance.now();
-    const reg = this.d.registry.lookup(endpoint);
-    const outcome = reg ? await this.relay(reg, msg) : ({ kind: "gone" } as const);
+    let reg: Registration | undefined;
+    let outcome: PushOutcome;
+    try {
+      reg = this.d.registry.lookup(endpoint);
+      outcome = reg ? await this.relay(reg, msg) : { kind: "gone" };
+    } catch (err) {
+      // a store that cannot be read (I/O error, corruption, a lock held too long) is trouble for now, not a bug: 503
+      if (!isStoreFault(err)) throw err;
+      this.d.faults?.fault("push", err);
+      outcome = { kind: "store-failed", retryAfter: RETRY_AFTER.storeFailed };
+    }
     this.d.onOutcome?.(outcome, reg?.dialect ?? 2, started);
     return outcome;
   }

@@ -25,6 +25,9 @@ export interface RegistryDeps {
   faults?: FaultSink;
 }
 
+/** A DELETE that matched nothing wrote no page: no word on the store's health (faults.ts). */
+const changedRows = (n: number): boolean => n > 0;
+
 const UNAVAILABLE: Refusal = { ok: false, reason: "unavailable", text: "the push server cannot store registrations right now; try again later" };
 
 export class Registry {
@@ -39,7 +42,7 @@ export class Registry {
   unregister1(from: string, token: string): { ok: true; reg: Registration } | Refusal {
     const reg = this.d.store.byD1(bareJid(from), token);
     if (!reg) return { ok: false, reason: "not-found", text: "no registration for this token" };
-    if (tryWrite(this.d.faults, "unregister", () => this.d.store.deleteEndpoint(reg.endpoint)) === undefined) return UNAVAILABLE;
+    if (tryWrite(this.d.faults, "unregister", () => this.d.store.deleteEndpoint(reg.endpoint), changedRows) === undefined) return UNAVAILABLE;
     return { ok: true, reg };
   }
 
@@ -66,11 +69,11 @@ export class Registry {
   /** The distributor said the app is gone: the endpoint answers 404 from now on. */
   revoke(endpoint: string): boolean {
     // While the store cannot write the endpoint stays: the next push asks the distributor again.
-    return (tryWrite(this.d.faults, "revoke", () => this.d.store.deleteEndpoint(endpoint)) ?? 0) > 0;
+    return (tryWrite(this.d.faults, "revoke", () => this.d.store.deleteEndpoint(endpoint), changedRows) ?? 0) > 0;
   }
 
   sweepExpired(): number {
-    return tryWrite(this.d.faults, "sweep", () => this.d.store.deleteExpired(this.d.now())) ?? 0;
+    return tryWrite(this.d.faults, "sweep", () => this.d.store.deleteExpired(this.d.now()), changedRows) ?? 0;
   }
 
   private upsert(

@@ -22,4 +22,5 @@ export const isTokenShaped = (s: string): boolean => TOKEN_PATTERN.test(s);
 /** 22 characters of the URL-safe alphabet: 132 bits, so the Location of a 201 cannot be guessed (whoever holds it may cancel). */
 export const MESSAGE_ID_LENGTH = 22;
 export const mintMessageId = (): string => nanoid(MESSAGE_ID_LENGTH);
-export const isMessageIdShaped = (s: string): boolean => /^[A-Za-z0-9_-]{22}$/.test(s);
+const MESSAGE_ID_PATTERN = new RegExp(`^[A-Za-z0-9_-]{${MESSAGE_ID_LENGTH}}$`);
+export const isMessageIdShaped = (s: string): boolean => MESSAGE_ID_PATTERN.test(s);

@@ -7,6 +7,7 @@ import type { Logger } from "../log.ts";
 import { DISCOVERY, endpointOf, eventIdOf, MAX_NOTIFY_REQUEST, notifyAnswer, parseNotify, payloadFor, type Delivered } from "../matrix.ts";
 import type { NotifyDedupe } from "../matrix-dedupe.ts";
 import { readBounded } from "./body.ts";
+import { otherMethods } from "./reply.ts";
 import type { Deliver } from "./deliver.ts";
 import { httpAnswer, problemAnswer, type HttpAnswer } from "./status.ts";
 
@@ -60,10 +61,7 @@ export function matrixRoutes(router: Router, d: MatrixRouteDeps): void {
     ctx.body = { rejected: answer.rejected };
   });
 
-  router.all(NOTIFY_PATH, (ctx) => {
-    ctx.set("Allow", "GET, HEAD, POST");
-    matrixReply(ctx, { status: 405, headers: {}, message: `${ctx.method} is not supported here; POST a notification` });
-  });
+  otherMethods(router, NOTIFY_PATH, "GET, HEAD, POST", "here; POST a notification", (ctx, a) => matrixReply(ctx, a));
 }
 
 /** After the router: any other path under /_matrix/ is a Matrix 404, not Koa's plain-text one. */

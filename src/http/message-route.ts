@@ -3,7 +3,7 @@
 // autopush lets app servers do; nothing can be read back from it.
 import type Router from "@koa/router";
 import { isMessageIdShaped } from "../tokens.ts";
-import { reply } from "./reply.ts";
+import { otherMethods, reply } from "./reply.ts";
 import { cancelAnswer, type CancelOutcome } from "./status.ts";
 
 export interface MessageRouteDeps {
@@ -21,8 +21,5 @@ export function messageRoutes(router: Router, d: MessageRouteDeps): void {
     reply(ctx, { status: 404, headers: {}, message: "a push message cannot be read back; DELETE cancels one that is still stored" });
   });
 
-  router.all("/message/:id", (ctx) => {
-    ctx.set("Allow", "DELETE, GET, HEAD");
-    reply(ctx, { status: 405, headers: {}, message: `${ctx.method} is not supported on a push message; DELETE cancels it` });
-  });
+  otherMethods(router, "/message/:id", "DELETE, GET, HEAD", "on a push message; DELETE cancels it");
 }

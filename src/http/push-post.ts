@@ -25,26 +25,28 @@ export interface PushPostDeps {
 export type PushPost = (req: IncomingMessage, res: ServerResponse, token: string) => Promise<void>;
 
 export function pushPost(d: PushPostDeps): PushPost {
-  const answer = async (req: IncomingMessage, token: string, id: string): Promise<HttpAnswer> => {
+  /** The answer, and the message id when the push got as far as needing one (minted only then: it costs a random draw). */
+  const answer = async (req: IncomingMessage, token: string): Promise<{ a: HttpAnswer; id?: string }> => {
     const read = await readBounded(req, MAX_PAYLOAD);
     if (!read.ok) {
-      return read.reason === "aborted" ? problemAnswer("aborted") : problemAnswer("too-large", `payload larger than ${MAX_PAYLOAD} bytes`);
+      return { a: read.reason === "aborted" ? problemAnswer("aborted") : problemAnswer("too-large", `payload larger than ${MAX_PAYLOAD} bytes`) };
     }
-    if (read.body.length === 0) return problemAnswer("empty");
-    if (!isTokenShaped(token)) return httpAnswer({ kind: "gone" });
+    if (read.body.length === 0) return { a: problemAnswer("empty") };
+    if (!isTokenShaped(token)) return { a: httpAnswer({ kind: "gone" }) };
     const { meta, ignored } = parseWebPushHeaders(req.headers);
     for (const i of ignored) {
       d.log.debug({ header: i.header, reason: i.reason }, "malformed WebPush header ignored");
       d.countIgnoredHeader?.(i.header);
     }
-    return httpAnswer(await d.deliver(token, message(read.body, meta, id)));
+    const id = d.messageId();
+    return { a: httpAnswer(await d.deliver(token, message(read.body, meta, id))), id };
   };
 
   return async (req, res, token) => {
-    const id = d.messageId();
     let a: HttpAnswer;
+    let id: string | undefined;
     try {
-      a = await answer(req, token, id);
+      ({ a, id } = await answer(req, token));
     } catch (err) {
       // a bug, not an outcome: storage faults and every temporary trouble are outcomes (503)
       d.log.error({ err, method: req.method }, "request failed");
@@ -54,7 +56,7 @@ export function pushPost(d: PushPostDeps): PushPost {
     if (res.headersSent || res.writableEnded || req.socket.destroyed) return;
     if (req.headers.origin !== undefined) for (const [k, v] of Object.entries(CORS)) res.setHeader(k, v);
     // RFC 8030 §5: a 201 names the push message resource; DELETE on it cancels a stored message
-    if (a.status === 201) res.setHeader("Location", `${d.publicUrl}/message/${id}`);
+    if (a.status === 201 && id !== undefined) res.setHeader("Location", `${d.publicUrl}/message/${id}`);
     write(res, a);
     d.countResponse?.(a.status);
   };

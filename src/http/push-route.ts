@@ -2,7 +2,7 @@
 // GET and the CORS preflight; the POST is the hot path, in push-post.ts.
 import type Router from "@koa/router";
 import { isTokenShaped } from "../tokens.ts";
-import { reply } from "./reply.ts";
+import { otherMethods, reply } from "./reply.ts";
 import { httpAnswer } from "./status.ts";
 
 export const CORS = {
@@ -33,8 +33,5 @@ export function pushRoutes(router: Router, d: PushRouteDeps): void {
   });
 
   // POST is served ahead of Koa (push-post.ts); RFC 9110 §15.5.6: Allow names every method the resource supports.
-  router.all("/up/:token", (ctx) => {
-    ctx.set("Allow", ALLOW);
-    reply(ctx, { status: 405, headers: {}, message: `${ctx.method} is not supported on an endpoint; POST a message` });
-  });
+  otherMethods(router, "/up/:token", ALLOW, "on an endpoint; POST a message");
 }

@@ -1,7 +1,7 @@
 // The HTTP edge: Koa is imported only under src/http. This file wires the
 // routes (push-post.ts, push-route.ts, matrix-route.ts) and the operator's
 // endpoints, and owns the server's lifecycle.
-import { createServer, STATUS_CODES, type Server } from "node:http";
+import { createServer, STATUS_CODES, type IncomingMessage, type Server } from "node:http";
 import type { Duplex } from "node:stream";
 import Koa from "koa";
 import Router from "@koa/router";
@@ -14,6 +14,7 @@ import { matrixNotFound, matrixRoutes, type MatrixRouteDeps } from "./matrix-rou
 import { messageRoutes, type MessageRouteDeps } from "./message-route.ts";
 import { pushRoutes } from "./push-route.ts";
 import { pushPost, type PushPost } from "./push-post.ts";
+import { problemAnswer, type RequestProblem } from "./status.ts";
 
 /** What the edge needs of the metrics (src/metrics.ts), so it does not import prom-client. */
 export interface HttpMetrics {
@@ -95,15 +96,31 @@ export interface HttpEdge {
  * connection to just drop. A timeout ends as 408 (Mastodon keeps the
  * subscription and retries), never as the request held open.
  */
-function clientErrorStatus(err: NodeJS.ErrnoException): number | undefined {
+function clientErrorProblem(err: NodeJS.ErrnoException): RequestProblem | undefined {
   if (err.code === "ECONNRESET") return undefined;
-  if (err.code === "ERR_HTTP_REQUEST_TIMEOUT") return 408;
-  if (err.code === "HPE_HEADER_OVERFLOW") return 431;
-  return 400; // not HTTP: no request to answer otherwise
+  if (err.code === "ERR_HTTP_REQUEST_TIMEOUT") return "timeout";
+  if (err.code === "HPE_HEADER_OVERFLOW") return "headers-too-large";
+  return "not-http";
 }
+
+/** Node's default, fixed here so a Node upgrade cannot change what a sender may send (docs: README, status.ts). */
+const MAX_HEADER_BYTES = 16 * 1024;
 
 /** POST /up/<token> (an optional trailing slash or query is tolerated, as the router did). */
 const PUSH_POST = /^\/up\/([^/?#]+)\/?(?:\?.*)?$/;
+
+/** The token of a push POST, also in absolute form (`POST http://host/up/<token>`, RFC 9112 §3.2.2). */
+function pushToken(req: IncomingMessage): string | undefined {
+  if (req.method !== "POST") return undefined;
+  const url = req.url ?? "";
+  if (url.startsWith("/")) return PUSH_POST.exec(url)?.[1];
+  if (!/^https?:\/\//i.test(url)) return undefined;
+  try {
+    return PUSH_POST.exec(new URL(url).pathname)?.[1];
+  } catch {
+    return undefined;
+  }
+}
 
 export function createHttpEdge(d: HttpDeps): HttpEdge {
   const deliver = deliverer({ pushes: d.pushes, limiter: d.limiter, countOutcome: d.metrics?.countOutcome });
@@ -123,25 +140,29 @@ export function createHttpEdge(d: HttpDeps): HttpEdge {
     headersTimeout: d.requestTimeoutMs,
     // How often node:http looks for requests past their timeout (its default, 30 s, would be most of the timeout).
     connectionsCheckingInterval: Math.min(1000, d.requestTimeoutMs / 2),
+    maxHeaderSize: MAX_HEADER_BYTES,
   }, (req, res) => {
     // Once closing, every answer ends its connection, so keep-alive clients do not hold the shutdown.
     if (closing) res.setHeader("Connection", "close");
-    const push = req.method === "POST" ? PUSH_POST.exec(req.url ?? "") : null;
-    if (push) void post(req, res, push[1]!);
+    const token = pushToken(req);
+    if (token !== undefined) void post(req, res, token);
     else void koa(req, res);
   });
   server.keepAliveTimeout = 65_000; // longer than typical proxy idle timeouts
   server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
-    const status = clientErrorStatus(err);
+    const problem = clientErrorProblem(err);
     const answering = (socket as Duplex & { _httpMessage?: { headersSent: boolean } })._httpMessage;
-    if (status === undefined || !socket.writable || answering?.headersSent) return void socket.destroy();
-    const body = status === 408 ? JSON.stringify({ error: `the request did not arrive within ${d.requestTimeoutMs / 1000} s` }) : "";
+    if (problem === undefined || !socket.writable || answering?.headersSent) return void socket.destroy();
+    const a = problem === "timeout" ? problemAnswer(problem, `the request did not arrive within ${d.requestTimeoutMs / 1000} s`) : problemAnswer(problem);
+    const body = JSON.stringify({ error: a.message });
+    // The server's sockets are half-open (allowHalfOpen): end() alone would leave a sender that never
+    // ends its side holding the connection, so it is destroyed once the answer is written.
     socket.end(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\n` +
-        (body ? `Content-Type: application/json; charset=utf-8\r\n` : "") +
-        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      `HTTP/1.1 ${a.status} ${STATUS_CODES[a.status]}\r\nConnection: close\r\n` +
+        `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      () => socket.destroy(),
     );
-    d.metrics?.countResponse(status);
+    d.metrics?.countResponse(a.status);
   });
   return {
     server,

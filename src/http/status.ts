@@ -35,7 +35,7 @@ export function httpAnswer(o: PushOutcome): HttpAnswer {
  * WebPush headers are not here: they are ignored (webpush.ts), since a 4xx
  * to a live endpoint makes Mastodon delete the subscription.
  */
-export type RequestProblem = "empty" | "too-large" | "aborted" | "timeout" | "bad-json";
+export type RequestProblem = "empty" | "too-large" | "aborted" | "timeout" | "bad-json" | "headers-too-large" | "not-http";
 
 const PROBLEMS: Record<RequestProblem, { status: number; message: string }> = {
   empty: { status: 400, message: "empty payload" },
@@ -44,11 +44,21 @@ const PROBLEMS: Record<RequestProblem, { status: number; message: string }> = {
   // RFC 9110 §15.5.9; Mastodon keeps the subscription on 408 and retries
   timeout: { status: 408, message: "the request did not arrive in time" },
   "bad-json": { status: 400, message: "malformed JSON" },
+  // Answered by server.ts before any endpoint is known (node:http's clientError): no live endpoint is named.
+  // RFC 6585 §5; headers over MAX_HEADER_BYTES, far above what any WebPush sender sends (VAPID is under 1 KiB)
+  "headers-too-large": { status: 431, message: "request headers too large" },
+  // bytes that do not parse as HTTP/1.1: no request to answer otherwise
+  "not-http": { status: 400, message: "malformed HTTP request" },
 };
 
 export function problemAnswer(p: RequestProblem, message?: string): HttpAnswer {
   const { status, message: dflt } = PROBLEMS[p];
   return { status, headers: {}, message: message ?? dflt };
+}
+
+/** A method the resource does not support (RFC 9110 §15.5.6; the route sets Allow). */
+export function notAllowedAnswer(method: string, hint: string): HttpAnswer {
+  return { status: 405, headers: {}, message: `${method} is not supported ${hint}` };
 }
 
 /** DELETE on the Location of a 201 (RFC 8030 §5: the push message resource). */

@@ -2,7 +2,7 @@
 import { accessSync, constants, existsSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
-import { migrate, SCHEMA_VERSION } from "./schema.ts";
+import { migrate, newer, SCHEMA_VERSION, SchemaError, schemaVersion } from "./schema.ts";
 
 export { migrate } from "./schema.ts";
 
@@ -13,6 +13,29 @@ export class DbOpenError extends Error {
   constructor(readonly file: string, problem: string, fix: string) {
     super(`[database] path = ${JSON.stringify(file)}: ${problem}; ${fix}`);
     this.name = "DbOpenError";
+  }
+}
+
+const BUSY_MS = 5000; // a write waits this long for another connection's lock
+/**
+ * The probe's own wait: it runs on the gateway's one connection in the event
+ * loop's turn (/healthz, the health timer), so a lock held by another process
+ * must not freeze every request for BUSY_MS. A busy probe says nothing (health.ts).
+ */
+const PROBE_BUSY_MS = 100;
+
+const FIX_ACCESS = "give the gateway's user read and write access to the file and its directory (and check the file system is mounted read-write)";
+
+/**
+ * One small write that surely writes a page (it changes the one store_probe
+ * row): the only proof that a failing store writes again (health.ts).
+ */
+export function writeProbe(db: Db, at = Date.now(), busyMs = PROBE_BUSY_MS): void {
+  db.pragma(`busy_timeout = ${busyMs}`);
+  try {
+    db.prepare("INSERT OR REPLACE INTO store_probe (id, at) VALUES (1, ?)").run(at);
+  } finally {
+    db.pragma(`busy_timeout = ${BUSY_MS}`);
   }
 }
 
@@ -29,12 +52,12 @@ export function openDb(path: string, opts: { migrate?: boolean } = {}): Db {
     db.pragma("journal_mode = WAL");
     db.pragma("synchronous = NORMAL");
     db.pragma("foreign_keys = ON");
-    db.pragma("busy_timeout = 5000");
+    db.pragma(`busy_timeout = ${BUSY_MS}`);
     // admin commands open the schema as they find it and write nothing to it (schema.ts)
     if (opts.migrate === false) return db;
     migrate(db);
     // SQLite falls back to read-only when it cannot open the file for writing: find out now, not on the first push.
-    db.prepare("INSERT OR REPLACE INTO store_probe (id, at) VALUES (1, ?)").run(Date.now());
+    writeProbe(db, Date.now(), BUSY_MS);
     return db;
   } catch (err) {
     db?.close();
@@ -55,29 +78,23 @@ function describeOpenError(path: string, err: unknown): Error {
   if (!existsSync(dirname(path))) {
     return new DbOpenError(path, `the directory ${JSON.stringify(dirname(path))} does not exist`, "create it (owned by the gateway's user) or fix [database] path");
   }
-  if (typeof code !== "string" || !code.startsWith("SQLITE_")) {
-    // migrate()'s own refusals (a schema newer than this version knows) carry their reason in the message
-    if (err instanceof Error && !(err instanceof TypeError)) return new DbOpenError(path, message, "or point [database] path at a database of this version");
-    return err instanceof Error ? err : new Error(message);
-  }
+  // migrate()'s refusals (a schema newer than this version knows) carry their reason in the message
+  if (err instanceof SchemaError) return new DbOpenError(path, message, "or point [database] path at a database of this version");
+  if (typeof code !== "string" || !code.startsWith("SQLITE_")) return err instanceof Error ? err : new Error(message);
   if (code === "SQLITE_NOTADB") return new DbOpenError(path, "this file is not an SQLite database", "point [database] path at the gateway's database, or move the file away to start with an empty one");
   if (code.startsWith("SQLITE_CORRUPT")) return new DbOpenError(path, "the database is damaged", "restore it from a backup (sqlite3 FILE .recover may save what is left)");
   if (code === "SQLITE_FULL") return new DbOpenError(path, "the disk is full", "free space on its file system");
   if (code.startsWith("SQLITE_BUSY")) return new DbOpenError(path, "another process holds the database locked", "stop it (another gateway on the same file?) and start again");
   if (code.startsWith("SQLITE_READONLY") || code.startsWith("SQLITE_CANTOPEN") || code === "SQLITE_PERM" || code.startsWith("SQLITE_IOERR")) {
-    return new DbOpenError(
-      path,
-      `the gateway cannot read and write it (${message})`,
-      "give the gateway's user read and write access to the file and its directory (and check the file system is mounted read-write)",
-    );
+    return new DbOpenError(path, `the gateway cannot read and write it (${message})`, FIX_ACCESS);
   }
   return new DbOpenError(path, message, "fix the file or point [database] path elsewhere");
 }
 
 /**
  * What `--check-config` can tell without changing anything: the problems
- * openDb() would hit, found by looking (a missing file is fine if its
- * directory is writable: the gateway creates it).
+ * openDb() would hit, found by looking. The directory must be writable even
+ * when the file exists: WAL mode creates the -wal and -shm files beside it.
  */
 export function checkDb(path: string): void {
   const dir = dirname(path);
@@ -86,19 +103,18 @@ export function checkDb(path: string): void {
       accessSync(p, constants.R_OK | constants.W_OK);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      throw new DbOpenError(path, `the gateway cannot ${what} (${code})`, "give the gateway's user read and write access to the file and its directory (and check the file system is mounted read-write)");
+      throw new DbOpenError(path, `the gateway cannot ${what} (${code})`, FIX_ACCESS);
     }
   };
   if (!existsSync(dir)) throw classifyOpenError(path, new Error("no directory"));
   if (!existsSync(path)) return access(dir, "create the file in its directory");
   access(path, "read and write it");
+  access(dir, `create the -wal and -shm files beside it in ${JSON.stringify(dir)}`);
   let db: Db | undefined;
   try {
     db = new Database(path, { readonly: true, fileMustExist: true });
-    const version = db.pragma("user_version", { simple: true }) as number;
-    if (version > SCHEMA_VERSION) {
-      throw new DbOpenError(path, `database schema version ${version} is newer than this gateway knows (${SCHEMA_VERSION})`, "upgrade the gateway, or point [database] path at a database of this version");
-    }
+    const version = schemaVersion(db);
+    if (version > SCHEMA_VERSION) throw newer(version, "gateway");
   } catch (err) {
     throw err instanceof DbOpenError ? err : classifyOpenError(path, err);
   } finally {

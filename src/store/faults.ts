@@ -22,14 +22,24 @@ export function isStoreFault(err: unknown): err is Error & { code: string } {
   return typeof code === "string" && WRITE_FAULTS.some((f) => code === f || code.startsWith(`${f}_`));
 }
 
-/** Where a store fault is reported: src/store/health.ts. `problem` is set while writes fail. */
+/**
+ * Where a store fault is reported: src/store/health.ts. `problem` is set while
+ * writes fail. `wrote` hears of writes that changed rows; it keeps /healthz
+ * from probing under traffic but never clears a fault: only the probe write
+ * may (health.ts), since a DELETE that matches nothing writes no page and
+ * succeeds on a disk that refuses every write.
+ */
 export type FaultSink = { fault(op: string, err: Error & { code: string }): void; wrote(): void; readonly problem?: string | undefined };
 
-/** Runs a write; a store fault is reported and comes back as `undefined`, anything else is a bug and throws. */
-export function tryWrite<T>(sink: FaultSink | undefined, op: string, write: () => T): T | undefined {
+/**
+ * Runs a write; a store fault is reported and comes back as `undefined`,
+ * anything else is a bug and throws. `changed` says whether a result means
+ * rows changed (a zero-row DELETE is no word on the store's health).
+ */
+export function tryWrite<T>(sink: FaultSink | undefined, op: string, write: () => T, changed: (r: T) => boolean = () => true): T | undefined {
   try {
     const r = write();
-    sink?.wrote();
+    if (changed(r)) sink?.wrote();
     return r;
   } catch (err) {
     if (!isStoreFault(err)) throw err;

@@ -1,20 +1,25 @@
-// Whether the store can write, as /healthz and /metrics tell it. Every write
-// reports here (faults.ts); a probe write keeps the answer true without
-// traffic: every PROBE_MS, and on /healthz when the last word is older than
+// Whether the store can write, as /healthz and /metrics tell it. Writes report
+// here (faults.ts), but only the probe write, which surely writes a page,
+// may declare a failing store healed: on a disk that refuses writes a DELETE
+// matching no row still succeeds, and trusting it would hand queued messages
+// out that cannot be deleted once delivered. The probe runs every PROBE_MS
+// (always while failing), and on /healthz when the last word is older than
 // FRESH_MS. A burst of failures is logged once, with how many it held.
 import type { Logger } from "../log.ts";
 import type { FaultSink } from "./faults.ts";
 import { isStoreFault } from "./faults.ts";
 
 const PROBE_MS = 5000; // a failing store is noticed, and a healed one trusted again, within this
-const FRESH_MS = 1000; // /healthz probes unless a write told us this recently
+const FRESH_MS = 1000; // /healthz probes unless it heard this recently
 
 export interface StoreHealthDeps {
-  /** One small write (store_probe row); throws what SQLite throws. */
+  /** One small write that changes a row (db.ts writeProbe); throws what SQLite throws. */
   probe: () => void;
   log: Logger;
   now?: () => number; // ms
   onFault?: (op: string) => void;
+  /** The probe wrote after a failure: what waited for the store may go on (app.ts wakes the flusher). */
+  onRecovered?: () => void;
 }
 
 export class StoreHealth implements FaultSink {
@@ -33,34 +38,42 @@ export class StoreHealth implements FaultSink {
   }
 
   fault(op: string, err: Error & { code: string }): void {
-    this.lastWord = this.now();
     this.d.onFault?.(op);
     if (this.failing) {
       this.failing.count++;
       return;
     }
+    this.lastWord = this.now();
     this.failing = { reason: `cannot write: ${err.message} (${err.code})`, since: this.lastWord, count: 1 };
     this.d.log.error({ op, code: err.code, err: err.message }, "the store cannot write: pushes that need storing get 503, registrations wait; logged once until it recovers");
   }
 
+  /** A write changed rows. Fresh news while healthy; while failing only the probe counts (see the top). */
   wrote(): void {
-    this.lastWord = this.now();
-    if (!this.failing) return;
-    const { since, count } = this.failing;
-    this.failing = undefined;
-    this.d.log.warn({ failedForMs: this.lastWord - since, failures: count }, "the store writes again");
+    if (!this.failing) this.lastWord = this.now();
   }
 
-  /** Runs the probe write now; true if the store can write. A fault that is not a store fault is a bug: it throws. */
+  /**
+   * Runs the probe write now; true if the store can write. SQLITE_BUSY (another
+   * process holds the lock past the probe's short busy timeout) says nothing
+   * either way. A fault that is not a store fault is a bug: it throws.
+   */
   check(): boolean {
     try {
       this.d.probe();
-      this.wrote();
     } catch (err) {
       if (!isStoreFault(err)) throw err;
+      if (err.code.startsWith("SQLITE_BUSY")) {
+        this.lastWord = this.now();
+        return this.failing === undefined;
+      }
       this.fault("probe", err);
+      this.lastWord = this.now();
+      return false;
     }
-    return this.failing === undefined;
+    this.lastWord = this.now();
+    if (this.failing) this.healed();
+    return true;
   }
 
   /** For /healthz: the latest word, probing first when it is stale. */
@@ -71,12 +84,29 @@ export class StoreHealth implements FaultSink {
 
   start(): void {
     this.timer = setInterval(() => {
-      if (this.now() - this.lastWord >= PROBE_MS / 2) this.check();
+      if (!this.failing && this.now() - this.lastWord < PROBE_MS / 2) return;
+      try {
+        this.check();
+      } catch (err) {
+        // a bug in the probe must not kill the process from a timer
+        this.d.log.error({ err }, "store probe failed");
+      }
     }, PROBE_MS);
     this.timer.unref();
   }
 
   stop(): void {
     clearInterval(this.timer);
+  }
+
+  private healed(): void {
+    const { since, count } = this.failing!;
+    this.failing = undefined;
+    this.d.log.warn({ failedForMs: this.lastWord - since, failures: count }, "the store writes again");
+    try {
+      this.d.onRecovered?.();
+    } catch (err) {
+      this.d.log.error({ err }, "after the store healed: a bug");
+    }
   }
 }

@@ -21,6 +21,9 @@ export type NewMessage = Omit<QueuedMessage, "id" | "public_id"> & { public_id?:
 /** The oldest live message of a registration, with the endpoint to look the registration up by. */
 export type Head = QueuedMessage & { endpoint: string };
 
+/** Delivered messages whose delete waits for the store to heal, at most; each is a row id (a few dozen bytes). */
+const MAX_UNDELETED = 100_000;
+
 export type EnqueueResult = { ok: true; id: number; replaced: boolean } | { ok: false; reason: "full" | "gone" | "store-failed" };
 
 export class QueueStore {
@@ -32,6 +35,8 @@ export class QueueStore {
    * enqueue, pruned when SQLite says a registration has nothing left.
    */
   private readonly maybeWaiting = new Set<number>();
+  /** Rows delivered (IQ result) whose delete failed: never handed out again, deleted once the store writes. */
+  private readonly undeleted = new Set<number>();
 
   constructor(db: Db, private readonly faults?: FaultSink) {
     this.q = {
@@ -39,15 +44,15 @@ export class QueueStore {
         `INSERT INTO queue (registration, payload, ttl, topic, urgency, content_encoding, vapid_key, public_id, created_at, expires_at)
          VALUES (@registration, @payload, @ttl, @topic, @urgency, @content_encoding, @vapid_key, @public_id, @created_at, @expires_at)`,
       ),
-      cancel: db.prepare<[string], { expires_at: number }>("DELETE FROM queue WHERE public_id = ? RETURNING expires_at"),
+      cancel: db.prepare<[string], { id: number; expires_at: number }>("DELETE FROM queue WHERE public_id = ? RETURNING id, expires_at"),
       live: db.prepare<[number, number], { n: number }>("SELECT count(*) AS n FROM queue WHERE registration = ? AND expires_at > ?"),
       hasLive: db.prepare<[number, number], { x: number }>("SELECT 1 AS x FROM queue WHERE registration = ? AND expires_at > ? LIMIT 1"),
       byTopic: db.prepare<[number, string], { id: number; expires_at: number }>(
         "SELECT id, expires_at FROM queue WHERE registration = ? AND topic = ?",
       ),
-      head: db.prepare<[number, number], Head>(
+      head: db.prepare<[number, number, number], Head>(
         `SELECT q.*, r.endpoint FROM queue q JOIN registrations r ON r.id = q.registration
-         WHERE q.registration = ? AND q.expires_at > ? ORDER BY q.id LIMIT 1`,
+         WHERE q.registration = ? AND q.expires_at > ? AND q.id > ? ORDER BY q.id LIMIT 1`,
       ),
       remove: db.prepare<[number]>("DELETE FROM queue WHERE id = ?"),
       expire: db.prepare<[number]>("DELETE FROM queue WHERE expires_at <= ?"),
@@ -92,8 +97,9 @@ export class QueueStore {
    * replaced by its Topic, cancelled, or never ours; none can be cancelled.
    */
   cancel(publicId: string, now: number): "cancelled" | "gone" | "store-failed" {
-    const row = tryWrite(this.faults, "cancel", () => this.q.cancel.get(publicId) ?? null);
+    const row = tryWrite(this.faults, "cancel", () => this.q.cancel.get(publicId) ?? null, (r) => r !== null);
     if (row === undefined) return "store-failed";
+    if (row !== null && this.undeleted.delete(row.id)) return "gone"; // delivered while the store could not write
     return row !== null && row.expires_at > now ? "cancelled" : "gone";
   }
 
@@ -108,20 +114,47 @@ export class QueueStore {
   /**
    * None while the store cannot write: a message delivered now could not be
    * deleted, and would be sent again on every retry. The sweep after the
-   * store heals hands them out again.
+   * store heals hands them out again. Never one delivered whose delete failed
+   * (`undeleted`), though its row is still there.
    */
-  head = (registration: number, now: number): Head | undefined =>
-    this.faults?.problem === undefined ? this.q.head.get(registration, now) : undefined;
+  head = (registration: number, now: number): Head | undefined => {
+    if (this.faults?.problem !== undefined) return undefined;
+    let after = 0;
+    for (;;) {
+      const h = this.q.head.get(registration, now, after);
+      if (h === undefined || !this.undeleted.has(h.id)) return h;
+      after = h.id;
+    }
+  };
 
-  /** After the distributor's IQ result, and only then. A store fault is reported, then thrown: the flush stops there. */
+  /**
+   * After the distributor's IQ result, and only then. True once the message
+   * will not be handed out again: deleted now, or, while the store cannot
+   * write, remembered (in memory, bounded) and deleted when it can
+   * (retryRemovals). False when it was already gone.
+   */
   remove = (id: number): boolean => {
-    const r = tryWrite(this.faults, "remove", () => this.q.remove.run(id).changes > 0);
-    if (r === undefined) throw new Error(`cannot delete delivered message ${id}: the store cannot write (it may be sent again)`);
-    return r;
+    const r = tryWrite(this.faults, "remove", () => this.q.remove.run(id).changes > 0, (gone) => gone);
+    if (r !== undefined) return r;
+    this.undeleted.add(id);
+    // Past the bound the oldest is forgotten: it may be delivered once more (at least once, as after a crash).
+    if (this.undeleted.size > MAX_UNDELETED) this.undeleted.delete(this.undeleted.values().next().value!);
+    return true;
+  };
+
+  /** Deletes what was delivered while the store could not write (health.ts onRecovered, and every expiry sweep). */
+  retryRemovals = (): void => {
+    for (const id of this.undeleted) {
+      if (tryWrite(this.faults, "remove", () => this.q.remove.run(id).changes, (n) => n > 0) === undefined) return;
+      this.undeleted.delete(id);
+    }
   };
 
   /** Drops messages whose TTL has run out; returns how many went (0 while the store cannot write: they are dropped later). */
-  expire = (now: number): number => tryWrite(this.faults, "expire", () => this.q.expire.run(now).changes) ?? 0;
+  expire = (now: number): number => {
+    if (this.undeleted.size > 0 && this.faults?.problem === undefined) this.retryRemovals();
+    return tryWrite(this.faults, "expire", () => this.q.expire.run(now).changes, (n) => n > 0) ?? 0;
+  };
 
   /** Registrations with live messages. */
   waiting = (now: number): number[] => this.q.waiting.all(now).map((r) => r.registration);

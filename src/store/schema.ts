@@ -20,7 +20,8 @@ export class SchemaError extends Error {
 
 export const schemaVersion = (db: Db): number => db.pragma("user_version", { simple: true }) as number;
 
-const newer = (found: number, who: string): SchemaError =>
+/** The refusal of a schema newer than this code, in the words every caller uses (db.ts checkDb too). */
+export const newer = (found: number, who: string): SchemaError =>
   new SchemaError(`database schema version ${found} is newer than this ${who} knows (${SCHEMA_VERSION}): upgrade the ${who}`, found);
 
 /** Brings the schema up to SCHEMA_VERSION, one transaction per step; refuses a newer one. */

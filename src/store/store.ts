@@ -91,7 +91,11 @@ export interface Queue {
   count(registration: number, now: number): Promise<number>;
   /** The oldest live message (lowest id) with its registration's endpoint. */
   head(registration: number, now: number): Promise<Head | undefined>;
-  /** After the distributor's IQ result, and only then. False when it was already gone. */
+  /**
+   * After the distributor's IQ result, and only then. False when it was
+   * already gone. SQLite: while the store cannot write, true and remembered
+   * (head skips it, the delete is retried once the store writes: queue.ts).
+   */
   remove(id: number): Promise<boolean>;
   /** Drops messages whose expiry is at or before `now`; returns how many. */
   expire(now: number): Promise<number>;

@@ -128,6 +128,58 @@ test("HEAD on an endpoint answers like GET, without a body", async () => {
   assert.equal((await fetch(`${gateway.url}/up/${"A".repeat(32)}`, { method: "HEAD" })).status, 404);
 });
 
+/** One request on node:http, whose `path` may be a whole URL (absolute form). */
+function raw(method: string, path: string, body?: string): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port: gateway.port, method, path }, (res) => {
+      let text = "";
+      res.on("data", (c: Buffer) => (text += c.toString()));
+      res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, body: text }));
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+test("a POST in absolute form (RFC 9112 §3.2.2: POST http://host/up/<token>) is a push like any other", async () => {
+  const res = await raw("POST", endpoint, "in absolute form");
+  assert.equal(res.status, 201, res.body);
+  assert.equal(res.headers.ttl, "0");
+  await bob.waitForMessage((m) => m.getChildText("body") === "in absolute form");
+  const unknown = await raw("POST", `${gateway.url}/up/${"A".repeat(32)}`, "x");
+  assert.equal(unknown.status, 404, unknown.body);
+});
+
+test("bytes that are not HTTP are answered 400 with a JSON reason, and the connection is closed", async () => {
+  const { connect } = await import("node:net");
+  const socket = connect({ port: gateway.port, host: "127.0.0.1", allowHalfOpen: true });
+  let response = "";
+  socket.on("data", (c: Buffer) => (response += c.toString("latin1")));
+  socket.on("error", () => undefined);
+  socket.write("\x16\x03\x01 this is a TLS hello, not HTTP\r\n\r\n");
+  // A half-open client learns that the gateway really closed (not just ended its side) when its next writes fail.
+  const poke = setInterval(() => socket.writable && socket.write("x"), 100);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`still open; got ${JSON.stringify(response)}`)), 5000);
+      socket.on("close", () => (clearTimeout(t), resolve()));
+    });
+  } finally {
+    clearInterval(poke);
+    socket.destroy();
+  }
+  assert.match(response, /^HTTP\/1\.1 400 /);
+  assert.match(response, /\{"error":"malformed HTTP request"\}$/);
+});
+
+test("headers over 16 KiB are answered 431 with a JSON reason; 15 KiB of headers are a push as usual", async () => {
+  const ok = await post(endpoint, "big headers", { "X-Padding": "p".repeat(15 * 1024) });
+  assert.equal(ok.status, 201);
+  const big = await post(endpoint, "too big headers", { "X-Padding": "p".repeat(17 * 1024) });
+  assert.equal(big.status, 431);
+  assert.deepEqual(await big.json(), { error: "request headers too large" });
+});
+
 test("the Location of a delivered message answers DELETE with 410, GET with 404, and its id is 22 random URL-safe characters", async () => {
   const res = await post(endpoint, "delivered at once");
   assert.equal(res.status, 201);

@@ -32,10 +32,18 @@ interface Ended {
   response: string;
 }
 
-/** A raw connection that sends `head` now and then one byte of `drip` per second until the gateway answers or closes. */
+/** How long a dripper waits for the gateway to close its connection before it gives up (and the test fails). */
+const GIVE_UP_MS = (REQUEST_TIMEOUT + 10) * 1000;
+
+/**
+ * A raw connection that sends `head` now and then one byte of `drip` per
+ * second until the gateway closes it. Half-open, as a slowloris client is: it
+ * never ends its own side, so only the gateway can close the connection.
+ */
 function dripper(head: string, drip: string): { socket: Socket; ended: Promise<Ended> } {
   const started = performance.now();
-  const socket = connect(gateway.port, "127.0.0.1");
+  const socket = connect({ port: gateway.port, host: "127.0.0.1", allowHalfOpen: true });
+  const giveUp = setTimeout(() => socket.destroy(), GIVE_UP_MS);
   let response = "";
   let i = 0;
   const timer = setInterval(() => {
@@ -46,6 +54,7 @@ function dripper(head: string, drip: string): { socket: Socket; ended: Promise<E
   const ended = new Promise<Ended>((resolve) => {
     socket.on("close", () => {
       clearInterval(timer);
+      clearTimeout(giveUp);
       resolve({ ms: performance.now() - started, response });
     });
     socket.on("error", () => undefined);

@@ -14,12 +14,14 @@ import Database from "better-sqlite3";
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 let dir: string;
 const immutable: string[] = [];
+const closedDirs: string[] = [];
 
 before(() => {
   dir = mkdtempSync(join(tmpdir(), "up-startup-fault-"));
 });
 after(() => {
   for (const f of immutable) execFileSync("chattr", ["-i", f]);
+  for (const d of closedDirs) chmodSync(d, 0o700);
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -85,6 +87,23 @@ test("a database the gateway cannot write (immutable as root, mode 000 otherwise
     immutable.push(file);
   } else chmodSync(file, 0o000);
   await assertRefused("locked", file, /cannot (read and write|write)/, /read and write access/);
+});
+
+test("a database whose directory the gateway cannot write (WAL creates its -wal and -shm files there)", async () => {
+  const sub = mkdtempSync(join(dir, "ro-dir-"));
+  const file = join(sub, "gateway.db");
+  // as restored from a copy: still in rollback-journal mode, so a read-only look at it needs no -shm file
+  const db = new Database(file);
+  db.exec("CREATE TABLE restored (x)");
+  db.close();
+  if (process.getuid?.() === 0) {
+    execFileSync("chattr", ["+i", sub]);
+    immutable.push(sub);
+  } else {
+    chmodSync(sub, 0o500);
+    closedDirs.push(sub);
+  }
+  await assertRefused("rodir", file, /cannot (read and write|create the -wal)/, /read and write access to the file and its directory/);
 });
 
 test("a schema newer than this version knows names both versions", async () => {

@@ -36,6 +36,9 @@ let prosody: Prosody;
 let gateway: Gateway;
 let online: Distributor; // answers pushes: delivered at once, nothing stored
 let away: Distributor; // registered, then gone: its pushes must be stored
+let late: Distributor; // has a message queued before the fault, and comes back while the disk is sick
+let lateEndpoint: string;
+const SWEEP_S = 1; // [push] queue_sweep_interval: several sweeps run while the files are immutable
 let onlineEndpoint: string;
 let awayEndpoint: string;
 let d1Endpoint: string;
@@ -46,7 +49,7 @@ const immutable = (on: boolean): void => void execFileSync("chattr", [on ? "+i" 
 before(async () => {
   if (!CAN_CHATTR) return;
   prosody = await startProsody();
-  gateway = await startGateway(prosody);
+  gateway = await startGateway(prosody, { push: { queue_sweep_interval: SWEEP_S } });
   await gateway.waitHealthy(15_000);
   online = await connectDistributor(prosody, { username: "online" });
   onlineEndpoint = (await online.register2(online.hash("a", "app"), online.hash("a", "i"))).endpoint;
@@ -54,10 +57,17 @@ before(async () => {
   away = await connectDistributor(prosody, { username: "away", resource: "phone" });
   awayEndpoint = (await away.register2(away.hash("b", "app"), away.hash("b", "i"))).endpoint;
   await away.stop();
+  late = await connectDistributor(prosody, { username: "late", resource: "phone" });
+  lateEndpoint = (await late.register2(late.hash("l", "app"), late.hash("l", "i"))).endpoint;
+  await late.stop();
+  const queued = await post(lateEndpoint, "queued before the fault", { TTL: "600" });
+  assert.equal(queued.status, 201, queued.body);
+  assert.equal(queued.headers.get("ttl"), "600");
 });
 after(async () => {
   if (gateway) for (const f of files()) if (existsSync(f)) execFileSync("chattr", ["-i", f]);
   await online?.stop();
+  await late?.stop();
   await gateway?.cleanup();
   await prosody?.stop();
 });
@@ -105,6 +115,18 @@ test("with the database files immutable and then writable again, nothing is answ
     assert.equal(err.type, "wait");
     assert.equal(err.condition, "resource-constraint");
 
+    // The phone comes back while the disk is sick. Every sweep deletes nothing (a zero-row DELETE succeeds on
+    // such a disk) and no such write may declare the store healed: /healthz stays 503, and the queued message
+    // is not handed out, since once delivered it could not be deleted and would go again at every sweep.
+    await late.reconnect();
+    await late.sendPresence();
+    const sick = Date.now();
+    while (Date.now() - sick < 3.5 * SWEEP_S * 1000) {
+      assert.equal(await gateway.health(), 503, `healthz while the files are immutable, ${Date.now() - sick} ms in`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.deepEqual(late.pushes.map((p) => p.payload.toString()), [], "nothing handed out while its delete would fail");
+
     const m = await scrape();
     assert.equal(m.get("up_gateway_store_writable"), 0);
     assert.ok((m.get("up_gateway_store_write_failures_total", { op: "enqueue" }) ?? 0) >= 3);
@@ -119,6 +141,11 @@ test("with the database files immutable and then writable again, nothing is answ
   await waitFor(async () => (await scrape()).get("up_gateway_store_writable") === 1, 15_000, "the store writable again");
   await gateway.waitHealthy(2_000);
   assert.equal((await (await fetch(`${gateway.url}/healthz`)).json()).store, "ok");
+
+  // delivered once the probe writes again, without waiting for a sweep, and only once
+  await late.waitForPush((p) => p.payload.toString() === "queued before the fault", 5_000);
+  await new Promise((r) => setTimeout(r, 3 * SWEEP_S * 1000));
+  assert.deepEqual(late.pushes.map((p) => p.payload.toString()), ["queued before the fault"], "exactly once");
 
   const kept = await post(awayEndpoint, "kept after the disk healed", { TTL: "600" });
   assert.equal(kept.status, 201, kept.body);

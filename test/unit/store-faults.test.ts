@@ -1,6 +1,9 @@
 // Store faults as data, on real SQLite in a temp dir: a second connection
 // opened read-only makes every write fail with SQLITE_READONLY, as a
-// read-only remount does; the first connection stays writable.
+// read-only remount does; the first connection stays writable. Unlike a sick
+// disk, the read-only connection refuses even a DELETE that matches no row,
+// so the writes here that must fail change rows; a sick disk proper (chattr +i)
+// is at the end, and in test/integration/store-fault.test.ts.
 import { afterEach, beforeEach, test } from "node:test";
 import assert from "node:assert/strict";
 import Database from "better-sqlite3";
@@ -85,6 +88,9 @@ test("tryWrite reports a store fault and returns undefined; a bug still throws",
 
 test("enqueue on a store that cannot write is refused as store-failed, not thrown; cancel and expire too", () => {
   const reg = registered();
+  const writer = new QueueStore(f.db);
+  assert.ok(writer.enqueue(msg(reg.id, { public_id: "A".repeat(22) }), 10).ok);
+  assert.ok(writer.enqueue(msg(reg.id, { expires_at: f.clock.t - 1 }), 10).ok);
   const s = sink();
   const q = new QueueStore(ro, s);
   assert.deepEqual(q.enqueue(msg(reg.id), 10), { ok: false, reason: "store-failed" });
@@ -130,8 +136,9 @@ test("a registry on a store that cannot write refuses registrations as unavailab
   const renew = registry.register2("juliet@example.com/phone", APP, INSTANCE);
   assert.equal(renew.ok ? "accepted" : renew.reason, "unavailable", "a renewal writes too");
   assert.equal(registry.revoke(existing.endpoint), false);
-  assert.equal(registry.sweepExpired(), 0);
   assert.equal(registry.lookup(existing.endpoint)?.id, existing.id, "reads still work");
+  f.clock.t += 86400_000 + 1; // past its expiry: the sweep has a row to delete
+  assert.equal(registry.sweepExpired(), 0);
   assert.deepEqual(s.seen.faults, ["register", "register", "revoke", "sweep"]);
 });
 
@@ -167,14 +174,15 @@ test("a unifiedpush.org register that cannot be stored gets the same wait error,
   assert.match(reply.payload!.getChildText("error")!, /try again later/);
 });
 
-test("StoreHealth logs a burst of failures once, says why, and recovers on the next write that succeeds", () => {
+test("StoreHealth logs a burst of failures once, says why, and recovers only when its probe writes again", () => {
   const lines: Record<string, unknown>[] = [];
   const log = createLogger("info", { write: (s: string) => void lines.push(JSON.parse(s)) });
   let conn = ro;
   const probe = () => void conn.prepare("INSERT OR REPLACE INTO store_probe (id, at) VALUES (1, ?)").run(1);
   const counted: string[] = [];
+  let recovered = 0;
   let t = 0;
-  const health = new StoreHealth({ probe, log, now: () => t, onFault: (op) => counted.push(op) });
+  const health = new StoreHealth({ probe, log, now: () => t, onFault: (op) => counted.push(op), onRecovered: () => void recovered++ });
   assert.equal(health.check(), false);
   assert.match(health.problem!, /cannot write: .*SQLITE_READONLY/);
   for (let i = 0; i < 5; i++) {
@@ -183,15 +191,51 @@ test("StoreHealth logs a burst of failures once, says why, and recovers on the n
   }
   assert.equal(counted.length, 6);
   assert.equal(lines.filter((l) => l.level === 50).length, 1, "one error line for the burst");
+  // a write that succeeds is no evidence while the probe fails: on a sick disk a DELETE matching nothing succeeds
+  assert.equal(tryWrite(health, "sweep", () => f.db.prepare("DELETE FROM queue WHERE id = -1").run().changes, (n) => n > 0), 0);
+  health.wrote();
+  assert.match(String(health.problem), /cannot write/);
+  t += 500;
+  assert.match(String(health.current()), /cannot write/, "and it does not make the answer fresh");
+  assert.equal(recovered, 0);
   conn = f.db;
   t += 2000;
   assert.equal(health.current(), undefined);
+  assert.equal(recovered, 1, "told once");
   const healed = lines.find((l) => l.msg === "the store writes again")!;
   assert.equal(healed.failures, 6);
   // another burst is logged again
   conn = ro;
   assert.equal(health.check(), false);
   assert.equal(lines.filter((l) => l.level === 50).length, 2);
+});
+
+test("a busy probe says nothing either way; a bug in the probe throws from check() but is logged, not thrown, by the timer", async () => {
+  const busy = Object.assign(new Error("database is locked"), { code: "SQLITE_BUSY" });
+  let fail: Error | undefined = busy;
+  const lines: Record<string, unknown>[] = [];
+  let t = 0;
+  const health = new StoreHealth({
+    now: () => t,
+    probe: () => { if (fail) throw fail; },
+    log: createLogger("info", { write: (s: string) => void lines.push(JSON.parse(s)) }),
+  });
+  assert.equal(health.check(), true);
+  assert.equal(health.problem, undefined);
+  fail = new TypeError("a bug");
+  assert.throws(() => health.check(), TypeError);
+  const real = globalThis.setInterval;
+  let tick: (() => void) | undefined;
+  globalThis.setInterval = ((fn: () => void) => { tick = fn; return real(() => undefined, 1e9); }) as typeof setInterval;
+  try {
+    health.start();
+  } finally {
+    globalThis.setInterval = real;
+  }
+  t += 10_000;
+  assert.doesNotThrow(() => tick!());
+  health.stop();
+  assert.ok(lines.some((l) => l.msg === "store probe failed" && l.level === 50));
 });
 
 test("StoreHealth answers /healthz from a recent write without probing again", () => {
@@ -212,14 +256,40 @@ test("while the store cannot write no queued message is handed out for delivery,
   const writer = new QueueStore(f.db);
   const stored = writer.enqueue(msg(reg.id), 10);
   assert.ok(stored.ok);
-  const s = { ...sink(), problem: undefined as string | undefined };
+  const s = { ...sink(), problem: "cannot write: attempt to write a readonly database (SQLITE_READONLY)" as string | undefined };
   const q = new QueueStore(ro, s);
-  assert.equal(q.head(reg.id, f.clock.t)?.id, stored.id);
-  assert.throws(() => q.remove(stored.id), /cannot delete delivered message/);
-  assert.deepEqual(s.seen.faults, ["remove"]);
-  s.problem = "cannot write: attempt to write a readonly database (SQLITE_READONLY)";
   assert.equal(q.head(reg.id, f.clock.t), undefined);
   assert.equal(q.hasWaiting(reg.id, f.clock.t), true, "still waiting: a new push queues behind it");
   s.problem = undefined;
   assert.equal(q.head(reg.id, f.clock.t)?.id, stored.id);
+});
+
+test("a message delivered just before the store failed is not handed out again, and its row goes once the store writes", () => {
+  const reg = registered();
+  const s = { ...sink(), problem: undefined as string | undefined };
+  const q = new QueueStore(f.db, s);
+  const first = q.enqueue(msg(reg.id), 10);
+  const second = q.enqueue(msg(reg.id), 10);
+  assert.ok(first.ok && second.ok);
+  assert.equal(q.head(reg.id, f.clock.t)?.id, first.id, "handed out while healthy; its IQ result comes once writes fail");
+  // writes fail: another connection holds the write lock and this one does not wait (SQLITE_BUSY, a store fault)
+  f.db.pragma("busy_timeout = 0");
+  const other = new Database(f.path);
+  other.exec("BEGIN IMMEDIATE");
+  try {
+    assert.equal(q.remove(first.id), true, "remembered, not thrown");
+    assert.deepEqual(s.seen.faults, ["remove"]);
+    assert.equal(q.head(reg.id, f.clock.t)?.id, second.id, "the delivered one is skipped");
+    q.retryRemovals();
+    assert.deepEqual(s.seen.faults, ["remove", "remove"], "still failing: kept for later");
+  } finally {
+    other.exec("ROLLBACK");
+    other.close();
+  }
+  assert.equal(q.count(reg.id, f.clock.t), 2, "its row is still there");
+  q.retryRemovals();
+  assert.equal(q.count(reg.id, f.clock.t), 1, "deleted once the store writes");
+  assert.equal(q.head(reg.id, f.clock.t)?.id, second.id);
+  assert.equal(q.remove(second.id), true);
+  assert.equal(q.head(reg.id, f.clock.t), undefined);
 });
