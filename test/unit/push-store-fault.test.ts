@@ -7,6 +7,7 @@ import { closeSync, openSync, writeSync } from "node:fs";
 import Database from "better-sqlite3";
 import { PresenceBook } from "../../src/presence.ts";
 import { PushService } from "../../src/push.ts";
+import { Settler } from "../../src/settle.ts";
 import { QueueStore } from "../../src/store/queue.ts";
 import { RegistrationStore } from "../../src/store/registrations.ts";
 import { Registry } from "../../src/registry.ts";
@@ -45,6 +46,8 @@ function service(registry: Registry, db: Database.Database, faults: string[]): P
     now: () => f.clock.t,
     log: createLogger("silent"),
     timeoutMs: 1000,
+    answerWithinMs: 2000,
+    settler: new Settler({ remove: () => {}, revoke: () => {}, onFree: () => {}, log: createLogger("silent") }),
     faults: { fault: (op, err) => void faults.push(`${op} ${err.code}`), wrote: () => undefined },
   });
 }
