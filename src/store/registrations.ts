@@ -21,6 +21,12 @@ export interface Registration {
 
 export type NewRegistration = Omit<Registration, "id" | "bounce_since">;
 
+/** A value built on first call, then kept. */
+function later<T>(build: () => T): () => T {
+  let v: T | undefined;
+  return () => (v ??= build());
+}
+
 export class RegistrationStore {
   private readonly q;
   private readonly cache: EndpointCache;
@@ -40,11 +46,16 @@ export class RegistrationStore {
         `INSERT INTO registrations (endpoint, dialect, jid, bare, token, application, instance, created_at, renewed_at, expires_at)
          VALUES (@endpoint, @dialect, @jid, @bare, @token, @application, @instance, @created_at, @renewed_at, @expires_at)`,
       ),
-      renew: db.prepare<[string, number, number | null, number]>(
-        // registering again is a sign of life: a run of bounces ends (src/bounce/)
-        "UPDATE registrations SET jid = ?, renewed_at = ?, expires_at = ?, bounce_since = NULL WHERE id = ?",
+      // Prepared on first use: admin commands open older schemas as they find them
+      // (schema.ts), where bounce_since (migration 5) does not exist; only a
+      // migrated gateway writes it.
+      renew: later(() =>
+        db.prepare<[string, number, number | null, number]>(
+          // registering again is a sign of life: a run of bounces ends (src/bounce/)
+          "UPDATE registrations SET jid = ?, renewed_at = ?, expires_at = ?, bounce_since = NULL WHERE id = ?",
+        ),
       ),
-      bounceSince: db.prepare<[number | null, number]>("UPDATE registrations SET bounce_since = ? WHERE id = ?"),
+      bounceSince: later(() => db.prepare<[number | null, number]>("UPDATE registrations SET bounce_since = ? WHERE id = ?")),
       moveJid: db.prepare<[string, number]>("UPDATE registrations SET jid = ? WHERE id = ?"),
       deleteEndpoint: db.prepare<[string]>("DELETE FROM registrations WHERE endpoint = ?"),
       deleteBare: db.prepare<[string]>("DELETE FROM registrations WHERE bare = ?"),
@@ -81,13 +92,13 @@ export class RegistrationStore {
 
   renew(id: number, jid: string, now: number, expiresAt: number | null): void {
     this.cache.forgetId(id);
-    this.q.renew.run(jid, now, expiresAt, id);
+    this.q.renew().run(jid, now, expiresAt, id);
   }
 
   /** Dialect 1: when the current run of bounces began, or null when it ended. */
   setBounceSince(id: number, since: number | null): void {
     this.cache.forgetId(id);
-    this.q.bounceSince.run(since, id);
+    this.q.bounceSince().run(since, id);
   }
 
   /** The device answered from another resource: pushes go there now (the lifetime is unchanged). */

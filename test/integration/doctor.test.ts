@@ -194,7 +194,7 @@ test("a registration_ttl inside the 24 h renewal window fails with the reason an
   const { config } = await setup({ push: { registration_ttl: 43_200 } });
   const r = await admin(["--config", config, "doctor"]);
   t.diagnostic(`\n${line(r.out, "config")}`);
-  assert.equal(r.code, 1);
+  assert.equal(r.code, 78);
   // the config itself refuses a lifetime under 2 days, so the doctor says so on its config line, naming the key and the reason
   assert.match(line(r.out, "config"), /^FAIL\s+config\s+config: push\.registration_ttl: must be at least 172800 \(2 days\), got 43200: Conversations renews a registration hourly/);
 });
