@@ -101,7 +101,7 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
     onMoved: (reg) => flusher.wake(reg.id), // what waited for the old resource goes to the new one
   });
   const settler = new Settler({
-    remove: (row) => void queue.remove(row),
+    remove: (row, registration) => void queue.remove(row, registration),
     revoke: (endpoint) => void registry.revoke(endpoint),
     onFree: (id, failed) => flusher.queued(id, failed),
     log: log.child({ module: "settle" }),

@@ -39,7 +39,8 @@ export interface Copy {
 }
 
 export interface SettlerDeps {
-  remove: (row: number) => void;
+  /** Deletes the row, only if it is still the registration's; never throws (a store fault is remembered, store/queue.ts). */
+  remove: (row: number, registration: number) => void;
   revoke: (endpoint: string) => void;
   /** The registration's queue may move on: `failed` after a temporary failure (back off first). */
   onFree: (registration: number, failed: boolean) => void;
@@ -85,7 +86,7 @@ export class Settler {
     if (mine) this.holds.delete(c.row!);
     if (action === "delete") {
       // Even if another IQ holds the row now (sent after a link drop): the phone has it.
-      if (c.row !== undefined) this.d.remove(c.row);
+      if (c.row !== undefined) this.d.remove(c.row, c.registration);
       if (mine) this.d.onFree(c.registration, false);
     } else if (action === "revoke") {
       if (revoke) {
