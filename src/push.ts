@@ -119,8 +119,8 @@ export class PushService {
       // full: 429 rather than a 201 for a message we could not keep; the sender's retry may duplicate, never lose
       outcome = r.ok ? { kind: "queued", ttl } : notStored(r.reason);
     }
-    // Even with nothing stored, a late item-not-found still revokes.
-    void tried.then((t) => this.d.settler.answered(copy, t.verdict, t.unanswered));
+    // Even with nothing stored, a late item-not-found still revokes. settle() never rejects.
+    void this.d.settler.settle(copy, tried);
     return outcome;
   }
 
@@ -209,13 +209,23 @@ function retryAfterFor(a: IqAnswer): number {
   return RETRY_AFTER.offline;
 }
 
-/** The promise's value if it settles within `ms`, else undefined (it runs on). */
+/**
+ * The promise's value if it settles within `ms`, else undefined (it runs on).
+ * A rejection (a bug in the attempt) counts as no answer: the message is kept
+ * and answered 201, and the settler logs the error and releases the copy.
+ */
 function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
   return new Promise((resolve) => {
     const timer = setTimeout(() => resolve(undefined), ms);
-    void p.then((v) => {
-      clearTimeout(timer);
-      resolve(v);
-    });
+    p.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      () => {
+        clearTimeout(timer);
+        resolve(undefined);
+      },
+    );
   });
 }

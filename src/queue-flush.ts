@@ -152,11 +152,10 @@ export class Flusher {
         if (this.d.settler.held(head.id)) return;
         const reg = this.d.lookup(head.endpoint);
         if (!reg) return; // expired: the registration sweep drops it with its queue
-        const copy = this.d.settler.hold({ registration, endpoint: head.endpoint, row: head.id });
-        const t = await this.d.attempt(reg, head.payload, (a) => this.d.settler.late(copy, a));
-        // delivered: the row goes; temporary: released, and onFree backs off; unanswered: still held
-        this.d.settler.answered(copy, t.verdict, t.unanswered);
-        if (t.verdict !== "delivered") return; // gone: revoked, and the cascade dropped the queue
+        const copy = { registration, endpoint: head.endpoint, row: head.id };
+        const t = await this.d.settler.track(copy, (late) => this.d.attempt(reg, head.payload, late));
+        // delivered: the row goes; temporary or thrown: released, and onFree backs off; unanswered: still held
+        if (t?.verdict !== "delivered") return; // gone: revoked, and the cascade dropped the queue
         this.retry.delete(registration);
         delivered++;
       }

@@ -61,9 +61,14 @@ export class Registry {
   }
 
   /** Following the device (src/follow/): another resource of the account took a push for this registration. */
-  move(reg: Registration, jid: string): void {
+  /**
+   * False while the store cannot write (reported as a store fault, never a
+   * throw: it runs in a late answer's path): the registration keeps its old
+   * JID and the next push follows the device again.
+   */
+  move(reg: Registration, jid: string): boolean {
     if (bareJid(jid) !== reg.bare) throw new Error("a registration moves only within its account");
-    this.d.store.moveJid(reg.id, jid);
+    return tryWrite(this.d.faults, "move", () => this.d.store.moveJid(reg.id, jid)) !== undefined;
   }
 
   /** The distributor said the app is gone: the endpoint answers 404 from now on. */

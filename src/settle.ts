@@ -38,6 +38,12 @@ export interface Copy {
   row?: number;
 }
 
+/** What a delivery attempt said (push.ts Attempt). `unanswered`: it timed out, a late answer may come. */
+export interface Tried {
+  verdict: Verdict;
+  unanswered: boolean;
+}
+
 export interface SettlerDeps {
   /** Deletes the row, only if it is still the registration's; never throws (a store fault is remembered, store/queue.ts). */
   remove: (row: number, registration: number) => void;
@@ -66,18 +72,63 @@ export class Settler {
   }
 
   /**
+   * One delivery attempt of a held copy (the flusher): holds it, runs the
+   * attempt with the late listener, and settles it with the attempt's answer.
+   * Never rejects: an attempt that throws (a bug) releases the hold
+   * (undefined), so the copy is retried rather than held for ever.
+   */
+  track<T extends Tried>(c: Copy, run: (late: (a: IqAnswer) => void) => Promise<T>): Promise<T | undefined> {
+    this.hold(c);
+    let tried: Promise<T>;
+    try {
+      tried = run((a) => this.late(c, a));
+    } catch (err) {
+      tried = Promise.reject(err);
+    }
+    return this.settle(c, tried);
+  }
+
+  /** Settles the copy with its attempt's own answer when that comes (push.ts send(), track()); never rejects, as track(). */
+  async settle<T extends Tried>(c: Copy, tried: Promise<T>): Promise<T | undefined> {
+    let t: T;
+    try {
+      t = await tried;
+    } catch (err) {
+      this.d.log.error({ err, reg: c.registration }, "push attempt failed: its copy is released to the flusher");
+      this.guarded(c, "release", false);
+      return undefined;
+    }
+    this.answered(c, t.verdict, t.unanswered);
+    return t;
+  }
+
+  /**
    * The IQ's own answer, as PushService.attempt judged it (it has revoked a gone
    * app already). `unanswered`: it timed out, and a late answer may still come.
    */
   answered(c: Copy, verdict: Verdict, unanswered: boolean): void {
-    this.apply(c, settleRule(verdict, unanswered), false);
+    this.guarded(c, settleRule(verdict, unanswered), false);
   }
 
   /** Heard after the IQ's promise resolved: a late answer, the link dropping, or the window closing. */
   late(c: Copy, a: IqAnswer): void {
     const action = lateRule(a);
     if (a.kind === "result" || a.kind === "error") this.d.log.debug({ reg: c.registration, answer: a.kind, action }, "late answer to a push IQ");
-    this.apply(c, action, true);
+    this.guarded(c, action, true);
+  }
+
+  /**
+   * Late answers arrive in the XMPP edge's stanza handler and after a `void`ed
+   * promise: a throw there (a bug; store faults are outcomes, store/queue.ts)
+   * would end the process. Logged instead, and the hold is let go.
+   */
+  private guarded(c: Copy, action: Settle, revoke: boolean): void {
+    try {
+      this.apply(c, action, revoke);
+    } catch (err) {
+      this.d.log.error({ err, reg: c.registration, action }, "settling a push failed");
+      if (c.row !== undefined && this.holds.get(c.row) === c) this.holds.delete(c.row);
+    }
   }
 
   private apply(c: Copy, action: Settle, revoke: boolean): void {
