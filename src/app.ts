@@ -103,7 +103,7 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
   const settler = new Settler({
     remove: (row, registration) => void queue.remove(row, registration),
     revoke: (endpoint) => void registry.revoke(endpoint),
-    onFree: (id, failed) => flusher.queued(id, failed),
+    onFree: (id, failed) => flusher.freed(id, failed),
     log: log.child({ module: "settle" }),
   });
   const pushes = new PushService({

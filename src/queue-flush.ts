@@ -62,6 +62,19 @@ export class Flusher {
   }
 
   /**
+   * A held copy settled (the settler's onFree). Delivered, or its resource
+   * gone at the end of a hibernation (`failed` false): the distributor is
+   * there or the device is to be followed now, so an older retry delay no
+   * longer applies and the queue behind the copy goes at once. A temporary
+   * failure backs off.
+   */
+  freed(registration: number, failed: boolean): void {
+    if (failed) return this.backoff(registration);
+    this.retry.delete(registration);
+    this.begin(registration, false);
+  }
+
+  /**
    * The distributor may be back (re-registration, presence): forget its retry
    * delay. Deferred so the register result, sent once the handler returns,
    * reaches the distributor before the first queued push.

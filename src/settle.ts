@@ -7,13 +7,14 @@
 // to keep the order). The IQ's answer decides: `result` deletes the copy,
 // item-not-found/feature-not-implemented revokes the endpoint (the copy goes
 // with it), a temporary error releases the copy to the flusher. An IQ that
-// times out keeps the hold through the caller's late window (5 minutes,
-// src/xmpp/caller.ts), so an answer 60 s late still deletes the copy before
-// anything is sent again. The hold also ends when the component link drops
+// times out keeps the hold through the caller's late window (600 s after the
+// timeout, a hibernating session's lifetime: src/xmpp/caller.ts), so an
+// answer minutes late still deletes the copy before anything is sent again. The hold also ends when the component link drops
 // (the IQ or its answer may be lost: send again after the reconnect; the only
 // case that can give the phone two copies) or when the window closes unanswered.
 import type { IqAnswer, Verdict } from "./outcomes.ts";
 import { classifyAnswer } from "./outcomes.ts";
+import { ownJidUnavailable } from "./follow/rule.ts";
 import type { Logger } from "./log.ts";
 
 export type Settle = "delete" | "revoke" | "hold" | "release";
@@ -48,7 +49,7 @@ export interface SettlerDeps {
   /** Deletes the row, only if it is still the registration's; never throws (a store fault is remembered, store/queue.ts). */
   remove: (row: number, registration: number) => void;
   revoke: (endpoint: string) => void;
-  /** The registration's queue may move on: `failed` after a temporary failure (back off first). */
+  /** The registration's queue may move on: `failed` after a temporary failure (back off first); not after a delete, or a late own-JID-unavailable (follow the device now). */
   onFree: (registration: number, failed: boolean) => void;
   log: Logger;
 }
@@ -114,7 +115,8 @@ export class Settler {
   late(c: Copy, a: IqAnswer): void {
     const action = lateRule(a);
     if (a.kind === "result" || a.kind === "error") this.d.log.debug({ reg: c.registration, answer: a.kind, action }, "late answer to a push IQ");
-    this.guarded(c, action, true);
+    // The end of a hibernation bounces the unacked IQ (recipient-unavailable): follow the device now, no back-off.
+    this.guarded(c, action, true, !ownJidUnavailable(a));
   }
 
   /**
@@ -122,16 +124,16 @@ export class Settler {
    * promise: a throw there (a bug; store faults are outcomes, store/queue.ts)
    * would end the process. Logged instead, and the hold is let go.
    */
-  private guarded(c: Copy, action: Settle, revoke: boolean): void {
+  private guarded(c: Copy, action: Settle, revoke: boolean, backOff = true): void {
     try {
-      this.apply(c, action, revoke);
+      this.apply(c, action, revoke, backOff);
     } catch (err) {
       this.d.log.error({ err, reg: c.registration, action }, "settling a push failed");
       if (c.row !== undefined && this.holds.get(c.row) === c) this.holds.delete(c.row);
     }
   }
 
-  private apply(c: Copy, action: Settle, revoke: boolean): void {
+  private apply(c: Copy, action: Settle, revoke: boolean, backOff: boolean): void {
     if (action === "hold") return;
     const mine = c.row !== undefined && this.holds.get(c.row) === c;
     if (mine) this.holds.delete(c.row!);
@@ -145,7 +147,7 @@ export class Settler {
         this.d.revoke(c.endpoint);
       }
     } else if (mine) {
-      this.d.onFree(c.registration, true);
+      this.d.onFree(c.registration, backOff);
     }
   }
 }

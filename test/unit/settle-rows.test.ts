@@ -49,7 +49,7 @@ beforeEach(() => {
   settler = new Settler({
     remove: (row, registration) => void q.remove(row, registration),
     revoke: (e) => void f.registry.revoke(e),
-    onFree: (id, failed) => flusher.queued(id, failed),
+    onFree: (id, failed) => flusher.freed(id, failed),
     log: createLogger("silent"),
   });
   pushes = new PushService({
