@@ -184,7 +184,16 @@ export class PushService {
     const t = this.d.transport;
     if (!t.online) return { kind: "unavailable", retryAfter: RETRY_AFTER.linkDown };
     try {
-      await t.send(notification(t.domain, reg.jid, t.nextId(), reg.token!, msg.payload));
+      const wrote = t.send(notification(t.domain, reg.jid, t.nextId(), reg.token!, msg.payload)).then(
+        () => true,
+        (err: unknown) => {
+          this.d.log.warn({ err }, "could not write a notification to the component link");
+          return false;
+        },
+      );
+      // send() resolves on the socket's write callback: with a frozen server and full buffers that comes only
+      // when the link drops. Handed to the connection is as far as dialect 1 goes: 201 TTL 0 by answer_within.
+      if (!((await within(wrote, this.d.answerWithinMs)) ?? true)) return { kind: "unavailable", retryAfter: RETRY_AFTER.linkDown };
       this.d.onSent1?.(reg);
       return { kind: "delivered" };
     } catch (err) {

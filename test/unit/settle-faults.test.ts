@@ -49,7 +49,7 @@ beforeEach(() => {
     wrote: () => undefined,
   };
   q = new QueueStore(f.db, sink);
-  registry = new Registry({ store: f.store, now: () => f.clock.t, mint: () => "E".repeat(32), faults: sink, options: { registrationTtl: 7 * 86400, allowedDomains: [], maxRegistrationsPerJid: 10 } });
+  registry = new Registry({ store: f.store, now: () => f.clock.t, mint: ((n = 0) => () => `E${String(++n).padStart(31, "0")}`)(), faults: sink, options: { registrationTtl: 7 * 86400, allowedDomains: [], maxRegistrationsPerJid: 10 } });
   iqs = [];
   request = (_iq, _ms, late) => new Promise<IqAnswer>((resolve) => void iqs.push({ answer: resolve, ...(late && { late }) }));
   freed = [];
@@ -180,5 +180,31 @@ test("a POST that must be stored while another process holds the lock is answere
   assert.equal(a.status, 503);
   assert.deepEqual(faults, ["enqueue SQLITE_BUSY"]);
   unlockTheStore();
+  assert.deepEqual(rejections, []);
+});
+
+test("a dialect-1 notification whose socket write never completes (a frozen server, full buffers) is answered 201 TTL 0 by answer_within", async () => {
+  const r1 = registry.register1("romeo@example.com/phone", "pub-token-1");
+  assert.ok(r1.ok);
+  let written: (() => void) | undefined;
+  const d1 = new PushService({
+    registry,
+    presence: new PresenceBook(),
+    transport: { online: true, domain: "up.example.org", nextId: () => "n1", send: () => new Promise<void>((res) => (written = res)), request },
+    queue: q,
+    policy: { defaultTtl: 60, maxTtl: 600, maxPerRegistration: 10 },
+    now: () => f.clock.t,
+    log: createLogger("silent"),
+    timeoutMs: 1000,
+    answerWithinMs: 30,
+    settler,
+  });
+  const started = performance.now();
+  const outcome = await d1.push(r1.reg.endpoint, { payload: Buffer.from("one") });
+  assert.ok(performance.now() - started < 1000);
+  assert.deepEqual(httpAnswer(outcome), { status: 201, headers: { TTL: "0" } });
+  written!();
+  const failing = new PushService({ registry, presence: new PresenceBook(), transport: { online: true, domain: "up.example.org", nextId: () => "n2", send: () => Promise.reject(new Error("link lost")), request }, queue: q, policy: { defaultTtl: 60, maxTtl: 600, maxPerRegistration: 10 }, now: () => f.clock.t, log: createLogger("silent"), timeoutMs: 1000, answerWithinMs: 30, settler });
+  assert.equal(httpAnswer(await failing.push(r1.reg.endpoint, { payload: Buffer.from("two") })).status, 503, "a write that fails in time is still 503");
   assert.deepEqual(rejections, []);
 });
