@@ -150,6 +150,7 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
   });
 
   const sweep = setInterval(() => {
+    bounces.sweep();
     const n = registry.sweepExpired();
     if (n > 0) log.info({ purged: n }, "expired registrations purged");
   }, SWEEP_INTERVAL_MS);

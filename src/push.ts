@@ -58,7 +58,7 @@ export interface PushServiceDeps {
   /** Offers the push to the account's other resources when the registration's own is gone (src/follow/); true if one took it. */
   follow?: (reg: Registration, payload: Buffer) => Promise<boolean>;
   /** A dialect-1 notification went out (src/bounce/ watches what bounces). */
-  onSent1?: (reg: Registration) => void;
+  onSent1?: (reg: Registration, id: string) => void; // the stanza id: what ties a bounce to this notification
   /** Told of a store fault met on the way (src/store/health.ts). */
   faults?: FaultSink;
 }
@@ -184,8 +184,9 @@ export class PushService {
     const t = this.d.transport;
     if (!t.online) return { kind: "unavailable", retryAfter: RETRY_AFTER.linkDown };
     try {
-      await t.send(notification(t.domain, reg.jid, t.nextId(), reg.token!, msg.payload));
-      this.d.onSent1?.(reg);
+      const id = t.nextId();
+      await t.send(notification(t.domain, reg.jid, id, reg.token!, msg.payload));
+      this.d.onSent1?.(reg, id);
       return { kind: "delivered" };
     } catch (err) {
       this.d.log.warn({ err }, "could not write a notification to the component link");
