@@ -2,7 +2,6 @@
 // to when the registration's own resource is gone, and what their answers mean.
 import { afterEach, beforeEach, test } from "node:test";
 import assert from "node:assert/strict";
-import type { Element } from "@xmpp/xml";
 import { candidates, judgeCandidate, MAX_CANDIDATES, ownJidUnavailable } from "../../src/follow/rule.ts";
 import { DeviceFollower } from "../../src/follow/follower.ts";
 import { PresenceBook } from "../../src/presence.ts";
@@ -25,15 +24,17 @@ test("only service-unavailable and recipient-unavailable say the registration's 
 
 test("candidates are the account's other available resources, newest first, without those that refused, at most MAX_CANDIDATES", () => {
   const available = [J("e"), J("d"), J("old"), J("c"), J("b"), J("a")];
-  assert.deepEqual(candidates({ jid: J("old"), available, refused: (j) => j === J("d") }), [J("e"), J("c"), J("b")].slice(0, MAX_CANDIDATES));
-  assert.deepEqual(candidates({ jid: J("old"), available: [J("old")], refused: () => false }), []);
+  assert.deepEqual(candidates({ jid: J("old"), available, skip: (j) => j === J("d") }), [J("e"), J("c"), J("b")].slice(0, MAX_CANDIDATES));
+  assert.deepEqual(candidates({ jid: J("old"), available: [J("old")], skip: () => false }), []);
 });
 
 test("a result moves the registration; item-not-found and feature-not-implemented mean another device; the rest is no answer", () => {
   assert.equal(judgeCandidate({ kind: "result" }), "moved");
   assert.equal(judgeCandidate({ kind: "error", condition: "item-not-found" }), "not-this-device");
   assert.equal(judgeCandidate({ kind: "error", condition: "feature-not-implemented" }), "not-this-device");
-  for (const a of [{ kind: "timeout" }, { kind: "link-lost" }, { kind: "error", condition: "service-unavailable" }] as IqAnswer[]) {
+  assert.equal(judgeCandidate({ kind: "error", condition: "service-unavailable" }), "offline");
+  assert.equal(judgeCandidate({ kind: "error", condition: "recipient-unavailable" }), "offline");
+  for (const a of [{ kind: "timeout" }, { kind: "link-lost" }, { kind: "busy" }, { kind: "error", condition: "remote-server-timeout" }] as IqAnswer[]) {
     assert.equal(judgeCandidate(a), "no-answer");
   }
 });
@@ -95,17 +96,12 @@ beforeEach(() => {
   moved = [];
   follower = new DeviceFollower({
     presence,
-    transport: {
-      domain: "up.example.org",
-      nextId: () => `id${sent.length}`,
-      async request(iq: Element): Promise<IqAnswer> {
-        const to = iq.attrs.to!;
-        sent.push(to);
-        return answers[to] ?? { kind: "timeout" };
-      },
+    async pushTo(_r, to): Promise<IqAnswer> {
+      sent.push(to);
+      return answers[to] ?? { kind: "timeout" };
     },
     move: (r, jid) => f.registry.move(r, jid),
-    timeoutMs: 1000,
+    budgetMs: 10_000,
     log: createLogger("silent"),
     onMoved: (r) => moved.push(r),
   });
