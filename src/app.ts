@@ -174,6 +174,7 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
       await http.close(config.push.timeout * 1000 + 2000);
       await edge.stop();
       await flushed;
+      bounces.sweep(); // notifications past their grace end their runs in the store before this memory goes
       db.close();
       log.info("stopped");
     },
