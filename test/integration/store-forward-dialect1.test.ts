@@ -143,6 +143,7 @@ test("a delivery between bounces ends the run, across a restart: bounce day 0, d
     };
     const d = await connectDistributor(xmpp, { username: "runner", resource: "phone" });
     const endpoint = await d.endpoint1("tok-run");
+    const other = await d.endpoint1("tok-other"); // a second app on the same device, never notified
     await d.stop();
     assert.equal(await post(endpoint, "day 0, bounced"), 201);
     await waitFor(() => since() !== null, 5_000, "the run to start");
@@ -163,6 +164,13 @@ test("a delivery between bounces ends the run, across a restart: bounce day 0, d
     await waitFor(() => since() !== null, 5_000, "a new run to start");
     assert.ok(since()! > day0 + 7 * 86_400_000, "the run starts on day 8, not day 0");
     assert.equal(await post(endpoint, "day 8, again"), 201, "not revoked");
+    const otherSince = new Database(join(dir, "gateway.db"), { readonly: true });
+    try {
+      const row = otherSince.prepare("SELECT bounce_since FROM registrations WHERE endpoint = ?").get(other.split("/up/")[1]) as { bounce_since: number | null };
+      assert.equal(row.bounce_since, null, "Prosody's bounces (id kept, no <subject>) never start a run for the other app");
+    } finally {
+      otherSince.close();
+    }
   } finally {
     await g.stop().catch(() => undefined);
     await xmpp.stop();
