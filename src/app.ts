@@ -92,11 +92,11 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
       onBounce: bounces.handle,
     },
   );
-  const follower = new DeviceFollower({
+  const follower: DeviceFollower = new DeviceFollower({
     presence,
-    transport: edge,
+    pushTo: (reg, jid, payload, timeoutMs, late) => pushes.pushTo(reg, jid, payload, timeoutMs, late),
     move: (reg, jid) => registry.move(reg, jid),
-    timeoutMs: config.push.timeout * 1000,
+    budgetMs: config.push.timeout * 1000,
     log: log.child({ module: "follow" }),
     onMoved: (reg) => flusher.wake(reg.id), // what waited for the old resource goes to the new one
   });
@@ -106,7 +106,7 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
     onFree: (id, failed) => flusher.queued(id, failed),
     log: log.child({ module: "settle" }),
   });
-  const pushes = new PushService({
+  const pushes: PushService = new PushService({
     registry,
     presence,
     transport: edge,
@@ -150,6 +150,7 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
   });
 
   const sweep = setInterval(() => {
+    bounces.sweep();
     const n = registry.sweepExpired();
     if (n > 0) log.info({ purged: n }, "expired registrations purged");
   }, SWEEP_INTERVAL_MS);
@@ -173,6 +174,7 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
       await http.close(config.push.timeout * 1000 + 2000);
       await edge.stop();
       await flushed;
+      bounces.sweep(); // notifications past their grace end their runs in the store before this memory goes
       db.close();
       log.info("stopped");
     },
