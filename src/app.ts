@@ -94,11 +94,11 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
       onBounce: bounces.handle,
     },
   );
-  const follower = new DeviceFollower({
+  const follower: DeviceFollower = new DeviceFollower({
     presence,
-    transport: edge,
+    pushTo: (reg, jid, payload, timeoutMs, late) => pushes.pushTo(reg, jid, payload, timeoutMs, late),
     move: (reg, jid) => registry.move(reg, jid),
-    timeoutMs: config.push.timeout * 1000,
+    budgetMs: config.push.timeout * 1000,
     log: log.child({ module: "follow" }),
     onMoved: (reg) => flusher.wake(reg.id), // what waited for the old resource goes to the new one
   });
@@ -108,7 +108,7 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
     onFree: (id, failed) => flusher.freed(id, failed),
     log: log.child({ module: "settle" }),
   });
-  const pushes = new PushService({
+  const pushes: PushService = new PushService({
     registry,
     presence,
     transport: edge,
@@ -152,6 +152,7 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
   });
 
   const sweep = setInterval(() => {
+    bounces.sweep();
     const n = registry.sweepExpired();
     if (n > 0) log.info({ purged: n }, "expired registrations purged");
   }, SWEEP_INTERVAL_MS);
@@ -182,6 +183,7 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
       if (!drained) log.info({ inflight: edge.inflight }, "stopping with push IQs unanswered: their stored copies are sent again after the restart");
       await edge.stop();
       await flushed;
+      bounces.sweep(); // notifications past their grace end their runs in the store before this memory goes
       db.close();
       log.info("stopped");
     },

@@ -2,9 +2,11 @@
 // 1 s for up to 24 h), and a retry carries the same event_id. What we already
 // handed over or stored for a pushkey must not ring the phone again, so an
 // accepted (pushkey, event_id) is remembered for a while. Badge-only
-// notifications have no event_id and always pass.
+// notifications have no event_id and always pass. Per process, in memory: a
+// restart forgets it, and so do other gateways sharing the database.
 import { createHash } from "node:crypto";
 import type { PushOutcome } from "./outcomes.ts";
+import { isAccepted } from "./matrix.ts";
 
 export const DEDUPE_WINDOW_MS = 10 * 60_000; // longer than Synapse's retries of one notification usually last
 export const DEDUPE_MAX_ENTRIES = 100_000; // ~10 MB at most; past it the oldest are forgotten early
@@ -19,8 +21,6 @@ export interface DedupeOptions {
   windowMs?: number;
   maxEntries?: number;
 }
-
-const accepted = (o: PushOutcome): boolean => o.kind === "delivered" || o.kind === "queued";
 
 export class NotifyDedupe {
   // Insertion order is acceptance order, so expired entries sit at the front.
@@ -65,7 +65,7 @@ export class NotifyDedupe {
       throw err;
     }
     this.seen.delete(key);
-    if (accepted(outcome)) this.seen.set(key, { at: this.o.now() });
+    if (isAccepted(outcome)) this.seen.set(key, { at: this.o.now() });
     return outcome;
   }
 

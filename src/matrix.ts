@@ -71,8 +71,13 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "obj
 
 export type Delivered = { pushkey: string; outcome: PushOutcome };
 
-/** Outcomes after which a retry of the notify could ring the phone twice ("sent": the IQ is out). */
+/**
+ * Outcomes after which a retry of the notify could ring the phone twice
+ * ("sent": TTL 0, the IQ is out): the answer is 200, and the dedupe
+ * (src/matrix-dedupe.ts) suppresses a retry. The one reading of "accepted".
+ */
 const ACCEPTED: ReadonlySet<PushOutcome["kind"]> = new Set(["delivered", "queued", "sent"]);
+export const isAccepted = (o: PushOutcome): boolean => ACCEPTED.has(o.kind);
 
 /**
  * The homeserver's answer. A pushkey whose endpoint is gone goes into
@@ -83,7 +88,7 @@ const ACCEPTED: ReadonlySet<PushOutcome["kind"]> = new Set(["delivered", "queued
  */
 export function notifyAnswer(results: readonly Delivered[]): { rejected: string[] } | { retry: PushOutcome } {
   const rejected = results.filter((r) => r.outcome.kind === "gone").map((r) => r.pushkey);
-  const accepted = results.some((r) => ACCEPTED.has(r.outcome.kind));
-  const temporary = results.find((r) => !ACCEPTED.has(r.outcome.kind) && r.outcome.kind !== "gone");
+  const accepted = results.some((r) => isAccepted(r.outcome));
+  const temporary = results.find((r) => !isAccepted(r.outcome) && r.outcome.kind !== "gone");
   return temporary && !accepted ? { retry: temporary.outcome } : { rejected };
 }

@@ -2,7 +2,8 @@
 // unavailable marks a JID offline: an unknown JID may well be online. The
 // available resources of each account are what "following the device"
 // (src/follow/) may try when a registration's own full JID is gone; each
-// remembers, for its session, the registrations it said are not its own.
+// remembers, for its session, the registrations it said are not its own, and
+// until its next presence, that it did not answer a push in time.
 import { bareJid } from "./jid.ts";
 
 export const PRESENCE_LIMITS = Object.freeze({
@@ -14,12 +15,16 @@ export const PRESENCE_LIMITS = Object.freeze({
 
 export type PresenceLimits = { readonly [K in keyof typeof PRESENCE_LIMITS]: number };
 
-type Refusals = Set<number>;
+/** What one resource said; the Set is made at its first refusal (most resources never refuse anything). */
+interface Resource {
+  refusals?: Set<number>;
+  silent?: boolean; // did not answer a push in time: not asked again until its next presence
+}
 
 export class PresenceBook {
   private readonly offline = new Set<string>();
-  /** bare -> full -> refusals; both maps in order of the last available presence (newest last). */
-  private readonly accounts = new Map<string, Map<string, Refusals>>();
+  /** bare -> full -> what it said; both maps in order of the last available presence (newest last). */
+  private readonly accounts = new Map<string, Map<string, Resource>>();
   private readonly listeners: ((jid: string) => void)[] = [];
 
   constructor(private readonly limits: PresenceLimits = PRESENCE_LIMITS) {}
@@ -27,11 +32,12 @@ export class PresenceBook {
   available(jid: string): void {
     this.offline.delete(jid);
     const bare = bareJid(jid);
-    const resources = this.accounts.get(bare) ?? new Map<string, Refusals>();
-    // A repeated presence of one session keeps what that session said; the order moves it last.
-    const refusals = resources.get(jid) ?? new Set<number>();
+    const resources = this.accounts.get(bare) ?? new Map<string, Resource>();
+    // A repeated presence of one session keeps its refusals (it is a sign of life, so not its silence); the order moves it last.
+    const resource = resources.get(jid) ?? {};
+    resource.silent = undefined;
     resources.delete(jid);
-    resources.set(jid, refusals);
+    resources.set(jid, resource);
     if (resources.size > this.limits.resourcesPerAccount) resources.delete(resources.keys().next().value!);
     this.accounts.delete(bare);
     this.accounts.set(bare, resources);
@@ -58,13 +64,22 @@ export class PresenceBook {
 
   /** `jid` answered that registration `reg` is not one of its apps: do not ask it again this session. */
   refused(jid: string, reg: number): void {
-    const refusals = this.accounts.get(bareJid(jid))?.get(jid);
-    if (!refusals) return;
+    const resource = this.accounts.get(bareJid(jid))?.get(jid);
+    if (!resource) return;
+    const refusals = (resource.refusals ??= new Set<number>());
     refusals.add(reg);
     if (refusals.size > this.limits.refusalsPerResource) refusals.delete(refusals.values().next().value!);
   }
 
-  hasRefused = (jid: string, reg: number): boolean => this.accounts.get(bareJid(jid))?.get(jid)?.has(reg) ?? false;
+  hasRefused = (jid: string, reg: number): boolean => this.accounts.get(bareJid(jid))?.get(jid)?.refusals?.has(reg) ?? false;
+
+  /** `jid` did not answer a push in time: not asked again until it sends presence. */
+  silent(jid: string): void {
+    const resource = this.accounts.get(bareJid(jid))?.get(jid);
+    if (resource) resource.silent = true;
+  }
+
+  isSilent = (jid: string): boolean => this.accounts.get(bareJid(jid))?.get(jid)?.silent === true;
 
   /** Called with the full JID whenever a distributor says it is available. */
   onAvailable(fn: (jid: string) => void): void {

@@ -57,9 +57,9 @@ export interface PushServiceDeps {
   onQueued?: (registration: number, failed: boolean) => void;
   onOutcome?: (o: PushOutcome, dialect: 1 | 2, startedAt: number) => void;
   /** Offers the push to the account's other resources when the registration's own is gone (src/follow/); true if one took it. */
-  follow?: (reg: Registration, payload: Buffer) => Promise<boolean>;
+  follow?: (reg: Registration, payload: Buffer, late?: (a: IqAnswer) => void) => Promise<boolean>;
   /** A dialect-1 notification went out (src/bounce/ watches what bounces). */
-  onSent1?: (reg: Registration) => void;
+  onSent1?: (reg: Registration, id: string) => void; // the stanza id: what ties a bounce to this notification
   /** Told of a store fault met on the way (src/store/health.ts). */
   faults?: FaultSink;
 }
@@ -134,19 +134,31 @@ export class PushService {
     const t = this.d.transport;
     if (!t.online) return { verdict: "temporary", retryAfter: RETRY_AFTER.linkDown, unanswered: false };
     if (this.d.presence.isKnownOffline(reg.jid)) {
-      return (await this.d.follow?.(reg, payload)) ? FOLLOWED : { verdict: "temporary", retryAfter: RETRY_AFTER.offline, unanswered: false };
+      return (await this.d.follow?.(reg, payload, late)) ? FOLLOWED : { verdict: "temporary", retryAfter: RETRY_AFTER.offline, unanswered: false };
     }
-    const answer = await t.request(pushIq(t.domain, reg.jid, t.nextId(), { application: reg.application!, instance: reg.instance! }, payload), this.d.timeoutMs, late);
+    const answer = await this.pushTo(reg, reg.jid, payload, this.d.timeoutMs, late);
     const verdict = classifyAnswer(answer);
     if (verdict === "gone") {
       this.d.log.info({ reg: reg.id, condition: (answer as { condition?: string }).condition }, "distributor says the app is gone: endpoint revoked");
       this.d.registry.revoke(reg.endpoint); // its queue goes with it (ON DELETE CASCADE)
     } else if (verdict === "temporary") {
       this.d.log.debug({ reg: reg.id, answer: answer.kind }, "push failed temporarily");
-      if (ownJidUnavailable(answer) && (await this.d.follow?.(reg, payload))) return FOLLOWED;
+      if (ownJidUnavailable(answer) && (await this.d.follow?.(reg, payload, late))) return FOLLOWED;
     }
     return { verdict, retryAfter: retryAfterFor(answer), unanswered: answer.kind === "timeout" };
   }
+
+  /**
+   * The one push IQ for a registration: to its own full JID, or to another
+   * resource of its account that src/follow/ asks. Only the own JID may say
+   * the app is gone: another resource's late item-not-found means "not this
+   * device" (PROTOCOL.md) and never reaches `late`, which may revoke.
+   */
+  pushTo = (reg: Registration, jid: string, payload: Buffer, timeoutMs: number, late?: (a: IqAnswer) => void): Promise<IqAnswer> => {
+    const t = this.d.transport;
+    const heard = late && jid !== reg.jid ? (a: IqAnswer) => classifyAnswer(a) !== "gone" && late(a) : late;
+    return t.request(pushIq(t.domain, jid, t.nextId(), { application: reg.application!, instance: reg.instance! }, payload), timeoutMs, heard);
+  };
 
   /**
    * Stores the message; the bound check, the Topic replacement and the insert
@@ -189,7 +201,8 @@ export class PushService {
     const t = this.d.transport;
     if (!t.online) return { kind: "unavailable", retryAfter: RETRY_AFTER.linkDown };
     try {
-      const wrote = t.send(notification(t.domain, reg.jid, t.nextId(), reg.token!, msg.payload)).then(
+      const id = t.nextId();
+      const wrote = t.send(notification(t.domain, reg.jid, id, reg.token!, msg.payload)).then(
         () => true,
         (err: unknown) => {
           this.d.log.warn({ err }, "could not write a notification to the component link");
@@ -199,7 +212,7 @@ export class PushService {
       // send() resolves on the socket's write callback: with a frozen server and full buffers that comes only
       // when the link drops. Handed to the connection is as far as dialect 1 goes: 201 TTL 0 by answer_within.
       if (!((await this.deadline.race(wrote)) ?? true)) return { kind: "unavailable", retryAfter: RETRY_AFTER.linkDown };
-      this.d.onSent1?.(reg);
+      this.d.onSent1?.(reg, id);
       return { kind: "delivered" };
     } catch (err) {
       this.d.log.warn({ err }, "could not write a notification to the component link");

@@ -60,15 +60,15 @@ export class Registry {
     return reg;
   }
 
-  /** Following the device (src/follow/): another resource of the account took a push for this registration. */
   /**
-   * False while the store cannot write (reported as a store fault, never a
-   * throw: it runs in a late answer's path): the registration keeps its old
-   * JID and the next push follows the device again.
+   * Following the device (src/follow/): another resource of the account took a
+   * push for this registration. Only from the JID the follow started from:
+   * false when it changed meanwhile (a re-registration, another follow), or
+   * when the store cannot write (the next push follows again).
    */
   move(reg: Registration, jid: string): boolean {
     if (bareJid(jid) !== reg.bare) throw new Error("a registration moves only within its account");
-    return tryWrite(this.d.faults, "move", () => this.d.store.moveJid(reg.id, jid)) !== undefined;
+    return (tryWrite(this.d.faults, "move", () => this.d.store.moveJid(reg.id, reg.jid, jid), changedRows) ?? 0) > 0;
   }
 
   /** The distributor said the app is gone: the endpoint answers 404 from now on. */

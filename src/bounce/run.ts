@@ -5,7 +5,7 @@
 // nothing. **Rule**: a registration is revoked only when every notification
 // sent to it for RUN_MS bounced (item-not-found or service-unavailable) and
 // it did not register again meanwhile. A notification that has not bounced
-// within GRACE_MS was delivered or stored, and ends the run.
+// within the grace was delivered or stored, and ends the run.
 
 export const RUN_MS = 7 * 86_400_000; // as long as a Conversations registration lives unrenewed
 export const GRACE_MS = 60_000; // bounces come from the user's own server, within seconds
@@ -14,55 +14,58 @@ export const GRACE_MS = 60_000; // bounces come from the user's own server, with
 export const DEAD_CONDITIONS: ReadonlySet<string> = new Set(["item-not-found", "service-unavailable"]);
 
 /**
- * A bounce arrived at `now`. `since` is the stored start of the run (null:
- * none); `unbounced` says a notification sent before it went unbounced past
- * the grace, so the run before it ended and a new one starts with this bounce.
+ * A dead bounce arrived at `now`. `since` is the stored start of the run
+ * (null: none, or it ended because a notification went unbounced).
  */
-export function judgeBounce(since: number | null, unbounced: boolean, now: number): { since: number; revoke: boolean } {
-  const start = since === null || unbounced ? now : since;
+export function judgeBounce(since: number | null, now: number): { since: number; revoke: boolean } {
+  const start = since ?? now;
   return { since: start, revoke: now - start >= RUN_MS };
 }
 
-export const OUTSTANDING_LIMITS = Object.freeze({ registrations: 10_000, perRegistration: 64 });
+/** Notifications remembered until they bounce or their grace ends; past it the oldest are forgotten early. */
+export const MAX_OUTSTANDING = 100_000;
+
+export interface Notification {
+  reg: number;
+  jid: string; // the full JID it went to: only that account's server may bounce it
+  at: number; // ms, when it went out
+}
 
 /**
- * Send times of notifications not bounced yet, per registration, oldest
- * first. A server answers one stream in order, so a bounce is taken to be
- * for the oldest one. In memory: after a restart a run simply goes on.
+ * Notifications not bounced yet, by stanza id. Prosody's bounce keeps the
+ * message id but drops `<subject>`, so the id is what ties a bounce to
+ * exactly one notification and its registration. Insertion order is send
+ * order, so those past their grace sit at the front.
  */
 export class Outstanding {
-  private readonly byReg = new Map<number, number[]>();
+  private readonly byId = new Map<string, Notification>();
 
-  constructor(private readonly limits: { registrations: number; perRegistration: number } = OUTSTANDING_LIMITS) {}
+  constructor(private readonly max = MAX_OUTSTANDING) {}
 
-  sent(reg: number, now: number): void {
-    const times = this.byReg.get(reg) ?? [];
-    times.push(now);
-    if (times.length > this.limits.perRegistration) times.shift();
-    this.byReg.delete(reg);
-    this.byReg.set(reg, times);
-    if (this.byReg.size > this.limits.registrations) this.byReg.delete(this.byReg.keys().next().value!);
+  sent(id: string, n: Notification): void {
+    this.byId.set(id, n);
+    if (this.byId.size > this.max) this.byId.delete(this.byId.keys().next().value!);
   }
 
-  /** Drops what has gone unbounced past the grace; true if anything had (it was delivered or stored). */
-  settle(reg: number, now: number): boolean {
-    const times = this.byReg.get(reg);
-    if (!times) return false;
-    let n = 0;
-    while (n < times.length && now - times[n]! > GRACE_MS) n++;
-    times.splice(0, n);
-    if (times.length === 0) this.byReg.delete(reg);
-    return n > 0;
+  /** The notification a bounce is for (and forgets it), if it is still outstanding. */
+  take(id: string): Notification | undefined {
+    const n = this.byId.get(id);
+    this.byId.delete(id);
+    return n;
   }
 
-  /** A bounce for this registration: its oldest outstanding notification. */
-  bounced(reg: number): void {
-    const times = this.byReg.get(reg);
-    times?.shift();
-    if (times?.length === 0) this.byReg.delete(reg);
+  /** Takes the notifications that went unbounced past `graceMs`: they were delivered or stored. */
+  expired(now: number, graceMs: number): Notification[] {
+    const out: Notification[] = [];
+    for (const [id, n] of this.byId) {
+      if (now - n.at <= graceMs) break;
+      this.byId.delete(id);
+      out.push(n);
+    }
+    return out;
   }
 
   get size(): number {
-    return this.byReg.size;
+    return this.byId.size;
   }
 }

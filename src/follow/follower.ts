@@ -1,46 +1,74 @@
 // Asks an account's other resources whether a registration is theirs
 // (src/follow/rule.ts says whom and what the answers mean), by sending them
 // the push itself: the one that takes it is the device, and the registration
-// moves to its full JID.
+// moves to its full JID. Each is given a short time (CANDIDATE_TIMEOUT_MS);
+// one that answers `result` later still gets the registration, and the stored
+// copy is settled through the same late listener as the own JID's IQ.
 import type { Logger } from "../log.ts";
+import type { IqAnswer } from "../outcomes.ts";
 import type { PresenceBook } from "../presence.ts";
-import type { Transport } from "../push.ts";
 import type { Registration } from "../store/registrations.ts";
-import { pushIq } from "../stanzas/dialect2.ts";
-import { candidates, judgeCandidate } from "./rule.ts";
+import { CANDIDATE_TIMEOUT_MS, candidates, judgeCandidate } from "./rule.ts";
+
+export type PushTo = (reg: Registration, jid: string, payload: Buffer, timeoutMs: number, late?: (a: IqAnswer) => void) => Promise<IqAnswer>;
 
 export interface FollowerDeps {
-  presence: Pick<PresenceBook, "availableResources" | "refused" | "hasRefused">;
-  transport: Pick<Transport, "domain" | "nextId" | "request">;
-  /** Stores the registration's new full JID. */
-  move: (reg: Registration, jid: string) => void;
-  timeoutMs: number;
+  presence: Pick<PresenceBook, "availableResources" | "refused" | "hasRefused" | "silent" | "isSilent" | "unavailable">;
+  /** The one push IQ (PushService.pushTo). */
+  pushTo: PushTo;
+  /** Stores the registration's new full JID if it still has `reg.jid`; false when it changed meanwhile. */
+  move: (reg: Registration, jid: string) => boolean;
+  /** What one follow may take in all (the [push] timeout an IQ to the own JID would have had). */
+  budgetMs: number;
   log: Logger;
   /** The registration moved: whatever waits for it may go to its new JID now. */
   onMoved?: (reg: Registration) => void;
+  now?: () => number; // ms, monotonic
 }
 
 export class DeviceFollower {
-  constructor(private readonly d: FollowerDeps) {}
+  private readonly now: () => number;
 
-  /** The push went to another resource of the account, which took it (the registration has moved), or to none. */
-  follow = async (reg: Registration, payload: Buffer): Promise<boolean> => {
+  constructor(private readonly d: FollowerDeps) {
+    this.now = d.now ?? (() => performance.now());
+  }
+
+  /**
+   * The push went to another resource of the account, which took it (the
+   * registration has moved), or to none. `late` hears a candidate's late `result` only.
+   */
+  follow = async (reg: Registration, payload: Buffer, late?: (a: IqAnswer) => void): Promise<boolean> => {
     const p = this.d.presence;
-    const t = this.d.transport;
-    const keys = { application: reg.application!, instance: reg.instance! };
-    for (const jid of candidates({ jid: reg.jid, available: p.availableResources(reg.bare), refused: (j) => p.hasRefused(j, reg.id) })) {
-      const answer = await t.request(pushIq(t.domain, jid, t.nextId(), keys, payload), this.d.timeoutMs);
+    const started = this.now();
+    const skip = (jid: string): boolean => p.hasRefused(jid, reg.id) || p.isSilent(jid);
+    for (const jid of candidates({ jid: reg.jid, available: p.availableResources(reg.bare), skip })) {
+      const left = this.d.budgetMs - (this.now() - started);
+      if (left <= 0) break;
+      const answer = await this.d.pushTo(reg, jid, payload, Math.min(CANDIDATE_TIMEOUT_MS, left), (a) => this.heardLate(reg, jid, a, late));
       const verdict = judgeCandidate(answer);
       if (verdict === "moved") {
-        this.d.move(reg, jid);
-        this.d.log.info({ reg: reg.id }, "registration followed its device to a new resource");
-        this.d.onMoved?.({ ...reg, jid });
+        this.moved(reg, jid);
         return true;
       }
       if (verdict === "not-this-device") p.refused(jid, reg.id);
-      else this.d.log.debug({ reg: reg.id, answer: answer.kind }, "another resource of the account did not answer the push");
+      else if (verdict === "offline") p.unavailable(jid);
+      else if (answer.kind === "timeout") p.silent(jid);
       if (answer.kind === "link-lost" || answer.kind === "busy") return false; // no point asking the next one now
+      this.d.log.debug({ reg: reg.id, answer: answer.kind, verdict }, "another resource of the account did not take the push");
     }
     return false;
   };
+
+  /** After a candidate's timeout: a `result` is the device after all. Nothing else it says may touch the registration or its copy. */
+  private heardLate(reg: Registration, jid: string, a: IqAnswer, late: ((a: IqAnswer) => void) | undefined): void {
+    if (judgeCandidate(a) !== "moved") return;
+    this.moved(reg, jid);
+    late?.(a);
+  }
+
+  private moved(reg: Registration, jid: string): void {
+    if (!this.d.move(reg, jid)) return; // moved meanwhile (another answer, a re-registration): that one stands
+    this.d.log.info({ reg: reg.id }, "registration followed its device to a new resource");
+    this.d.onMoved?.({ ...reg, jid });
+  }
 }

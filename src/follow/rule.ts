@@ -3,10 +3,19 @@
 // what expires within 24 h, so a new resource (bind conflict, reinstall) shows
 // only as an unavailable old full JID and a directed presence from the new
 // one. The rules, pure: when to look elsewhere, whom to ask, what an answer means.
-import type { IqAnswer } from "../outcomes.ts";
+import { classifyAnswer, type IqAnswer } from "../outcomes.ts";
 
 /** At most this many other resources are asked per attempt: each costs an IQ round trip. */
 export const MAX_CANDIDATES = 3;
+
+/**
+ * How long one candidate may take. It sent directed presence, so it is
+ * online, and a live session answers within a second; the POST and the
+ * queue flusher wait on this, so a silent candidate costs 2 s once (it is
+ * not asked again until its next presence), never the full [push] timeout.
+ * A right device that answers later still takes the message (the late listener).
+ */
+export const CANDIDATE_TIMEOUT_MS = 2000;
 
 /**
  * RFC 6121 §8.5.3.1: an IQ to a full JID with no such session is answered
@@ -22,26 +31,27 @@ export function ownJidUnavailable(answer: IqAnswer): boolean {
 export interface FollowFacts {
   jid: string; // the registration's stored full JID
   available: readonly string[]; // the account's resources that sent directed presence, newest first
-  refused: (jid: string) => boolean; // this resource already said "not this device" in its session
+  skip: (jid: string) => boolean; // it already said "not this device" in its session, or did not answer since its last presence
 }
 
-/** Whom to ask, in order: the account's other available resources, newest first, never one that refused. */
+/** Whom to ask, in order: the account's other available resources, newest first, never one to skip. */
 export function candidates(f: FollowFacts): string[] {
-  return f.available.filter((jid) => jid !== f.jid && !f.refused(jid)).slice(0, MAX_CANDIDATES);
+  return f.available.filter((jid) => jid !== f.jid && !f.skip(jid)).slice(0, MAX_CANDIDATES);
 }
 
 /**
- * What another resource's answer means. `result`: it is this device, the
- * registration moves there. item-not-found / feature-not-implemented: that
- * is another device (it does not know this application and instance), never
- * a reason to revoke. Anything else: no answer for now, ask the next one.
+ * What another resource's answer means, from the one reading of answers
+ * (src/outcomes.ts). Delivered: it is this device, the registration moves
+ * there. Gone (item-not-found / feature-not-implemented): it does not know
+ * this application and instance, so it is another device; never a reason to
+ * revoke. service-unavailable / recipient-unavailable: that resource is gone
+ * too. Anything else: no answer for now.
  */
-export type CandidateVerdict = "moved" | "not-this-device" | "no-answer";
-
-const NOT_MINE = new Set(["item-not-found", "feature-not-implemented"]);
+export type CandidateVerdict = "moved" | "not-this-device" | "offline" | "no-answer";
 
 export function judgeCandidate(answer: IqAnswer): CandidateVerdict {
-  if (answer.kind === "result") return "moved";
-  if (answer.kind === "error" && NOT_MINE.has(answer.condition)) return "not-this-device";
-  return "no-answer";
+  const verdict = classifyAnswer(answer);
+  if (verdict === "delivered") return "moved";
+  if (verdict === "gone") return "not-this-device";
+  return ownJidUnavailable(answer) ? "offline" : "no-answer";
 }

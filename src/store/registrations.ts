@@ -56,7 +56,7 @@ export class RegistrationStore {
         ),
       ),
       bounceSince: later(() => db.prepare<[number | null, number]>("UPDATE registrations SET bounce_since = ? WHERE id = ?")),
-      moveJid: db.prepare<[string, number]>("UPDATE registrations SET jid = ? WHERE id = ?"),
+      moveJid: db.prepare<[string, number, string]>("UPDATE registrations SET jid = ? WHERE id = ? AND jid = ?"),
       deleteEndpoint: db.prepare<[string]>("DELETE FROM registrations WHERE endpoint = ?"),
       deleteBare: db.prepare<[string]>("DELETE FROM registrations WHERE bare = ?"),
       deleteExpired: db.prepare<[number]>("DELETE FROM registrations WHERE expires_at IS NOT NULL AND expires_at <= ?"),
@@ -101,10 +101,10 @@ export class RegistrationStore {
     this.q.bounceSince().run(since, id);
   }
 
-  /** The device answered from another resource: pushes go there now (the lifetime is unchanged). */
-  moveJid(id: number, jid: string): void {
+  /** The device answered from another resource: pushes go there now (the lifetime is unchanged). Only if it is still at `from`; returns rows changed. */
+  moveJid(id: number, from: string, to: string): number {
     this.cache.forgetId(id);
-    this.q.moveJid.run(jid, id);
+    return this.q.moveJid.run(to, id, from).changes;
   }
 
   /** Returns how many rows went. */

@@ -1,5 +1,5 @@
 // The store as its callers use it (registry.ts, push.ts, queue-flush.ts,
-// bounce.ts, metrics.ts, src/admin): one async interface, two
+// src/bounce/, src/follow/, metrics.ts, src/admin): one async interface, two
 // implementations (src/store/sqlite/, src/store/pg/), one contract test
 // (test/integration/store-contract.test.ts). Only the composition root
 // picks one. No SQL outside the implementations.
@@ -62,6 +62,14 @@ export interface Registrations {
   /** Every registration of an account, oldest first (bounces, admin list). */
   byBare(bare: string): Promise<Registration[]>;
   upsert(r: UpsertRequest): Promise<UpsertResult>;
+  /**
+   * Following the device (src/follow/): the full JID becomes `to`, only while
+   * it is still `from` (the JID the follow started from); false when it
+   * changed meanwhile (a re-registration, another follow) or the row is gone.
+   */
+  move(id: number, from: string, to: string): Promise<boolean>;
+  /** Dialect 1 (src/bounce/): when the current run of bounces began, null when it ended. Registering again also clears it. */
+  setBounceSince(id: number, since: number | null): Promise<void>;
   /** The endpoint answers 404 from now on; its queue goes with it. False when there was none. */
   revoke(endpoint: string): Promise<boolean>;
   /** Every registration of the account; returns how many went. */
@@ -101,7 +109,7 @@ export interface Queue {
   expire(now: number): Promise<number>;
   /** Registrations with live messages (no order promised). */
   waiting(now: number): Promise<number[]>;
-  /** Registrations of this full JID with live messages (no order promised). */
+  /** Registrations of this account (bare JID) with live messages (no order promised). */
   waitingFor(bare: string, now: number): Promise<number[]>;
   /** Messages stored, expired or not (metrics, admin stats). */
   depth(): Promise<number>;

@@ -109,3 +109,30 @@ test("two devices of one account, one away: its endpoint survives, its queued me
   await a.d.stop();
   await b.d.stop();
 });
+
+test("own JID known offline and a silent second resource: the POST is answered within answer_within + 0.5 s, stored, and reaches the device when it is back", async () => {
+  const a = await phone("hush", "phone");
+  const silent = await connectDistributor(prosody, { username: "hush", resource: "desktop" });
+  silent.pushAnswer = "ignore"; // a half-dead session: it never answers
+  await silent.sendPresence();
+  await a.d.stop(); // unavailable presence: the own JID is known offline
+  await sleep(200);
+  for (const body of ["first", "second"]) {
+    const started = performance.now();
+    const res = await post(a.endpoint, body, 600);
+    const ms = performance.now() - started;
+    assert.equal(res.status, 201);
+    assert.equal(res.headers.get("ttl"), "600", "stored, not lost");
+    assert.ok(ms < 2000 + 500, `answered in ${Math.round(ms)} ms`);
+  }
+  await waitFor(() => silent.pushes.length >= 1, 5_000, "the silent resource to be asked");
+  await sleep(2500); // the flusher retries meanwhile; the silent one is not asked again until its next presence
+  assert.equal(silent.pushes.length, 1, "asked once, not on every POST and retry");
+  await a.d.reconnect("phone");
+  await a.d.sendPresence();
+  await waitFor(() => a.d.pushes.length >= 2, 10_000, "the stored messages");
+  await sleep(300);
+  assert.deepEqual(bodies(a.d), ["first", "second"]);
+  await a.d.stop();
+  await silent.stop();
+});

@@ -173,3 +173,22 @@ test("a notify retried with the same event_id rings the phone once and is answer
   await bob.waitForPush(() => bob.pushes.length >= before + 3);
   assert.equal(bob.pushes.length, before + 3, "badge-only notifications have no event_id and each one passes");
 });
+
+test("a retry that arrives while the first notify is still in flight waits for it and does not ring the phone again", async () => {
+  const body = JSON.stringify(synapseBody([ours]));
+  const before = bob.pushes.length;
+  bob.pushDelayMs = 800; // the phone answers late, still within answer_within: the first notify is in flight when the retry comes
+  try {
+    const first = post(body);
+    await sleep(200);
+    const retry = post(body);
+    const answers = await Promise.all([first, retry]);
+    assert.deepEqual(answers.map((r) => r.status), [200, 200]);
+    assert.deepEqual(await Promise.all(answers.map((r) => r.json())), [{ rejected: [] }, { rejected: [] }]);
+  } finally {
+    bob.pushDelayMs = 0;
+  }
+  await bob.waitForPush((p) => bob.pushes.indexOf(p) >= before);
+  await sleep(1200); // a second push would have arrived by now
+  assert.equal(bob.pushes.length, before + 1, "one push for one event");
+});

@@ -88,6 +88,30 @@ for (const [name, make] of backends) {
       assert.notEqual(b2.endpoint, first.endpoint, "another account's device has its own registration");
     });
 
+    test("a move changes the full JID only from the JID it started from", async (t) => {
+      const s = await store(t);
+      const reg = await created(s, d2("a@x/old", 1));
+      assert.equal(await s.registrations.move(reg.id, "a@x/old", "a@x/new"), true);
+      assert.equal((await s.registrations.lookup(reg.endpoint, T0))!.jid, "a@x/new");
+      assert.equal(await s.registrations.move(reg.id, "a@x/old", "a@x/third"), false, "it moved meanwhile: that move stands");
+      assert.equal((await s.registrations.lookup(reg.endpoint, T0))!.jid, "a@x/new");
+      assert.equal(await s.registrations.move(reg.id + 1000, "a@x/new", "a@x/third"), false, "no such row");
+    });
+
+    test("a run of bounces is stored and cleared, and re-registering clears it", async (t) => {
+      const s = await store(t);
+      const reg = await created(s, d1("a@x/phone", "t1"));
+      await s.registrations.setBounceSince(reg.id, T0 + 5);
+      assert.equal((await s.registrations.lookup(reg.endpoint, T0))!.bounce_since, T0 + 5);
+      await s.registrations.setBounceSince(reg.id, null);
+      assert.equal((await s.registrations.byD1("a@x", "t1"))!.bounce_since, null);
+      await s.registrations.setBounceSince(reg.id, T0 + 6);
+      const again = await s.registrations.upsert(d1("a@x/phone", "t1", { now: T0 + DAY }));
+      assert.ok(again.ok && !again.fresh);
+      assert.equal(again.reg.bounce_since, null);
+      assert.equal((await s.registrations.lookup(reg.endpoint, T0 + DAY))!.bounce_since, null, "re-registering clears bounce_since");
+    });
+
     test("a registration past its expiry is replaced by a new endpoint, and the old one is gone", async (t) => {
       const s = await store(t);
       const old = await created(s, d2("a@x/r", 1));

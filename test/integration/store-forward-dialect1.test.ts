@@ -10,6 +10,14 @@ import { startProsody, type Prosody } from "../harness/prosody.ts";
 import { startGateway, type Gateway } from "../harness/gateway.ts";
 import { connectDistributor } from "../harness/distributor.ts";
 import { waitFor } from "../harness/wait-for.ts";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { start } from "../../src/app.ts";
+import { parseConfig } from "../../src/config.ts";
+import { createLogger } from "../../src/log.ts";
+import { gatewayConfig } from "../harness/gateway-config.ts";
+import { freePort } from "../harness/ports.ts";
+import { GRACE_MS } from "../../src/bounce/run.ts";
 
 let prosody: Prosody;
 let gateway: Gateway;
@@ -106,5 +114,66 @@ test("on a server without offline storage an offline user's bounces keep the end
   } finally {
     await g.cleanup();
     await bare.stop();
+  }
+});
+
+test("a delivery between bounces ends the run, across a restart: bounce day 0, delivered day 3, restart, bounces day 8 keep the endpoint", async () => {
+  // In process, with a clock moved on by days (the gateway reads time only through `now`).
+  const xmpp = await startProsody({ withoutModules: ["offline"] });
+  const dir = await mkdtemp(join(tmpdir(), "up-gateway-run-"));
+  const component = xmpp.components[0]!;
+  const layout = { dir, componentPort: xmpp.componentPort, domain: component.domain, secret: component.secret, httpPort: await freePort() };
+  const config = parseConfig(gatewayConfig(layout) as never);
+  let offset = 0;
+  const now = (): number => Date.now() + offset;
+  const boot = async (): Promise<Awaited<ReturnType<typeof start>>> => {
+    const g = await start(config, createLogger("silent"), { now });
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${layout.httpPort}/healthz`)).status === 200, 10_000, "the gateway to be healthy");
+    return g;
+  };
+  let g = await boot();
+  try {
+    const since = (): number | null => {
+      const db = new Database(join(dir, "gateway.db"), { readonly: true });
+      try {
+        return (db.prepare("SELECT bounce_since FROM registrations WHERE endpoint = ?").get(endpoint.split("/up/")[1]) as { bounce_since: number | null }).bounce_since;
+      } finally {
+        db.close();
+      }
+    };
+    const d = await connectDistributor(xmpp, { username: "runner", resource: "phone" });
+    const endpoint = await d.endpoint1("tok-run");
+    const other = await d.endpoint1("tok-other"); // a second app on the same device, never notified
+    await d.stop();
+    assert.equal(await post(endpoint, "day 0, bounced"), 201);
+    await waitFor(() => since() !== null, 5_000, "the run to start");
+    const day0 = since()!;
+
+    offset += 3 * 86_400_000;
+    await d.reconnect();
+    assert.equal(await post(endpoint, "day 3, delivered"), 201);
+    await d.waitForMessage((m) => m.getChildText("body") === "day 3, delivered");
+    offset += GRACE_MS + 1000; // past the grace without a bounce
+    await g.stop(); // the sweep at stop writes what the grace proved
+    assert.equal(since(), null, "the end of the run is stored, not only remembered");
+
+    g = await boot();
+    offset += 5 * 86_400_000;
+    await d.stop();
+    assert.equal(await post(endpoint, "day 8, bounced"), 201);
+    await waitFor(() => since() !== null, 5_000, "a new run to start");
+    assert.ok(since()! > day0 + 7 * 86_400_000, "the run starts on day 8, not day 0");
+    assert.equal(await post(endpoint, "day 8, again"), 201, "not revoked");
+    const otherSince = new Database(join(dir, "gateway.db"), { readonly: true });
+    try {
+      const row = otherSince.prepare("SELECT bounce_since FROM registrations WHERE endpoint = ?").get(other.split("/up/")[1]) as { bounce_since: number | null };
+      assert.equal(row.bounce_since, null, "Prosody's bounces (id kept, no <subject>) never start a run for the other app");
+    } finally {
+      otherSince.close();
+    }
+  } finally {
+    await g.stop().catch(() => undefined);
+    await xmpp.stop();
+    await rm(dir, { recursive: true, force: true });
   }
 });

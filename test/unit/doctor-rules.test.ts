@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { databaseChecks, writable } from "../../src/admin/doctor/database.ts";
-import { parseConfig, type Config } from "../../src/config.ts";
+import { DEFAULTS, parseConfig, type Config } from "../../src/config.ts";
 import { configRules, publicUrlScheme, RENEWAL_WINDOW } from "../../src/admin/doctor/rules.ts";
 import { classify } from "../../src/admin/push.ts";
 import { localBase } from "../../src/admin/local.ts";
@@ -31,9 +31,10 @@ const withTtl = (registrationTtl: number): Config => {
   return { ...c, push: { ...c.push, registrationTtl } };
 };
 
-test("registration_ttl: inside Conversations' 24 h window fails, under 3 days warns, above is fine", () => {
+test("registration_ttl: below the 2 days the config allows fails, under 3 days warns, above is fine", () => {
   assert.equal(level(withTtl(RENEWAL_WINDOW), "registration_ttl"), "FAIL");
-  assert.equal(level(withTtl(RENEWAL_WINDOW + 1), "registration_ttl"), "WARN");
+  assert.equal(level(withTtl(DEFAULTS.minRegistrationTtl - 1), "registration_ttl"), "FAIL", "the same threshold as the config's");
+  assert.equal(level(withTtl(DEFAULTS.minRegistrationTtl), "registration_ttl"), "WARN");
   assert.equal(level(config({ registration_ttl: 2 * 86400 }), "registration_ttl"), "WARN");
   assert.equal(level(config({ registration_ttl: 3 * 86400 }), "registration_ttl"), "OK");
 });

@@ -2,8 +2,7 @@
 // to when the registration's own resource is gone, and what their answers mean.
 import { afterEach, beforeEach, test } from "node:test";
 import assert from "node:assert/strict";
-import type { Element } from "@xmpp/xml";
-import { candidates, judgeCandidate, MAX_CANDIDATES, ownJidUnavailable } from "../../src/follow/rule.ts";
+import { CANDIDATE_TIMEOUT_MS, candidates, judgeCandidate, MAX_CANDIDATES, ownJidUnavailable } from "../../src/follow/rule.ts";
 import { DeviceFollower } from "../../src/follow/follower.ts";
 import { PresenceBook } from "../../src/presence.ts";
 import { createLogger } from "../../src/log.ts";
@@ -25,15 +24,17 @@ test("only service-unavailable and recipient-unavailable say the registration's 
 
 test("candidates are the account's other available resources, newest first, without those that refused, at most MAX_CANDIDATES", () => {
   const available = [J("e"), J("d"), J("old"), J("c"), J("b"), J("a")];
-  assert.deepEqual(candidates({ jid: J("old"), available, refused: (j) => j === J("d") }), [J("e"), J("c"), J("b")].slice(0, MAX_CANDIDATES));
-  assert.deepEqual(candidates({ jid: J("old"), available: [J("old")], refused: () => false }), []);
+  assert.deepEqual(candidates({ jid: J("old"), available, skip: (j) => j === J("d") }), [J("e"), J("c"), J("b")].slice(0, MAX_CANDIDATES));
+  assert.deepEqual(candidates({ jid: J("old"), available: [J("old")], skip: () => false }), []);
 });
 
 test("a result moves the registration; item-not-found and feature-not-implemented mean another device; the rest is no answer", () => {
   assert.equal(judgeCandidate({ kind: "result" }), "moved");
   assert.equal(judgeCandidate({ kind: "error", condition: "item-not-found" }), "not-this-device");
   assert.equal(judgeCandidate({ kind: "error", condition: "feature-not-implemented" }), "not-this-device");
-  for (const a of [{ kind: "timeout" }, { kind: "link-lost" }, { kind: "error", condition: "service-unavailable" }] as IqAnswer[]) {
+  assert.equal(judgeCandidate({ kind: "error", condition: "service-unavailable" }), "offline");
+  assert.equal(judgeCandidate({ kind: "error", condition: "recipient-unavailable" }), "offline");
+  for (const a of [{ kind: "timeout" }, { kind: "link-lost" }, { kind: "busy" }, { kind: "error", condition: "remote-server-timeout" }] as IqAnswer[]) {
     assert.equal(judgeCandidate(a), "no-answer");
   }
 });
@@ -95,17 +96,12 @@ beforeEach(() => {
   moved = [];
   follower = new DeviceFollower({
     presence,
-    transport: {
-      domain: "up.example.org",
-      nextId: () => `id${sent.length}`,
-      async request(iq: Element): Promise<IqAnswer> {
-        const to = iq.attrs.to!;
-        sent.push(to);
-        return answers[to] ?? { kind: "timeout" };
-      },
+    async pushTo(_r, to): Promise<IqAnswer> {
+      sent.push(to);
+      return answers[to] ?? { kind: "timeout" };
     },
     move: (r, jid) => f.registry.move(r, jid),
-    timeoutMs: 1000,
+    budgetMs: 10_000,
     log: createLogger("silent"),
     onMoved: (r) => moved.push(r),
   });
@@ -149,4 +145,36 @@ test("a lost link stops the round: the next resource is not asked", async () => 
   answers = { [J("a")]: { kind: "link-lost" }, [J("b")]: { kind: "result" } };
   assert.equal(await follower.follow(reg, Buffer.from("x")), false);
   assert.deepEqual(sent, [J("a")]);
+});
+
+test("each candidate gets min(2 s, what is left of the budget), and none once it is spent", async () => {
+  let t = 0;
+  const timeouts: number[] = [];
+  const budgeted = new DeviceFollower({
+    presence,
+    async pushTo(_r, _to, _p, ms): Promise<IqAnswer> {
+      timeouts.push(ms);
+      t += ms; // it stays silent for all of its time
+      return { kind: "timeout" };
+    },
+    move: (r, jid) => f.registry.move(r, jid),
+    budgetMs: 3000,
+    log: createLogger("silent"),
+    now: () => t,
+  });
+  for (const r of ["c", "b", "a"]) presence.available(J(r));
+  assert.equal(await budgeted.follow(reg, Buffer.from("x")), false);
+  assert.deepEqual(timeouts, [CANDIDATE_TIMEOUT_MS, 3000 - CANDIDATE_TIMEOUT_MS], "the third is not asked: the budget is spent");
+  assert.deepEqual([J("a"), J("b"), J("c")].map(presence.isSilent), [true, true, false]);
+  presence.available(J("a"));
+  assert.equal(presence.isSilent(J("a")), false, "its next presence ends the silence");
+});
+
+test("a move that finds the registration moved meanwhile does not call onMoved", async () => {
+  presence.available(J("new"));
+  answers = { [J("new")]: { kind: "result" } };
+  assert.equal(f.registry.move(reg, J("elsewhere")), true); // say, a re-registration from another resource
+  assert.equal(await follower.follow(reg, Buffer.from("x")), true, "the device took the push");
+  assert.equal(f.registry.lookup(reg.endpoint)!.jid, J("elsewhere"), "the newer JID stands");
+  assert.deepEqual(moved, []);
 });

@@ -2,6 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { NotifyDedupe } from "../../src/matrix-dedupe.ts";
+import { isAccepted } from "../../src/matrix.ts";
 import type { PushOutcome } from "../../src/outcomes.ts";
 
 function setup(opts: { windowMs?: number; maxEntries?: number } = {}) {
@@ -86,4 +87,13 @@ test("expired entries are dropped as new ones come", async () => {
   clock.t += 2000;
   await dedupe.once("k", "$new", deliver("new"));
   assert.equal(dedupe.size, 1);
+});
+
+test("a TTL 0 notify that went out unanswered (sent) counts as accepted, as in the 200 answer: its retry is suppressed", async () => {
+  const { dedupe, calls, deliver } = setup();
+  await dedupe.once("k", "$s", deliver("first", { kind: "sent" }));
+  await dedupe.once("k", "$s", deliver("retry"));
+  assert.deepEqual(calls, ["first"]);
+  for (const kind of ["delivered", "queued", "sent"] as const) assert.ok(isAccepted(kind === "queued" ? { kind, ttl: 1 } : { kind }), kind);
+  assert.equal(isAccepted({ kind: "unavailable", retryAfter: 1 }), false);
 });

@@ -4,6 +4,7 @@ import { afterEach, beforeEach, test } from "node:test";
 import assert from "node:assert/strict";
 import type { Element } from "@xmpp/xml";
 import { DeviceFollower } from "../../src/follow/follower.ts";
+import { CANDIDATE_TIMEOUT_MS } from "../../src/follow/rule.ts";
 import { PresenceBook } from "../../src/presence.ts";
 import { Settler } from "../../src/settle.ts";
 import { PushService } from "../../src/push.ts";
@@ -24,24 +25,41 @@ let sent: string[];
 let answers: Record<string, IqAnswer>;
 let pushes: PushService;
 let reg: Registration;
+let timeouts: number[];
+let lates: Map<string, (a: IqAnswer) => void>;
+let removed: number[];
+let settler: Settler;
 
 beforeEach(() => {
   f = fixture();
   presence = new PresenceBook();
   sent = [];
   answers = {};
+  timeouts = [];
+  lates = new Map();
+  removed = [];
   const transport = {
     online: true,
     domain: "up.example.org",
     nextId: () => `id${sent.length}`,
     send: async (): Promise<void> => {},
-    async request(iq: Element): Promise<IqAnswer> {
+    async request(iq: Element, timeoutMs: number, late?: (a: IqAnswer) => void): Promise<IqAnswer> {
       sent.push(iq.attrs.to!);
-      return answers[iq.attrs.to!] ?? { kind: "timeout" };
+      timeouts.push(timeoutMs);
+      const answer = answers[iq.attrs.to!] ?? { kind: "timeout" };
+      if (answer.kind === "timeout" && late) lates.set(iq.attrs.to!, late);
+      return answer;
     },
   };
   const log = createLogger("silent");
-  const follower = new DeviceFollower({ presence, transport, move: (r, jid) => f.registry.move(r, jid), timeoutMs: 1000, log });
+  settler = new Settler({ remove: (row) => void removed.push(row), revoke: (e) => void f.registry.revoke(e), onFree: () => {}, log });
+  const follower = new DeviceFollower({
+    presence,
+    pushTo: (r, jid, payload, ms, late) => pushes.pushTo(r, jid, payload, ms, late),
+    move: (r, jid) => f.registry.move(r, jid),
+    budgetMs: 10_000,
+    log,
+  });
   pushes = new PushService({
     registry: f.registry,
     presence,
@@ -50,9 +68,9 @@ beforeEach(() => {
     policy: { defaultTtl: 60, maxTtl: 600, maxPerRegistration: 10 },
     now: () => f.clock.t,
     log,
-    timeoutMs: 1000,
+    timeoutMs: 10_000,
     answerWithinMs: 2000,
-    settler: new Settler({ remove: () => {}, revoke: (e) => void f.registry.revoke(e), onFree: () => {}, log }),
+    settler,
     follow: follower.follow,
   });
   const r = f.registry.register2(OLD, APP, INSTANCE);
@@ -91,4 +109,49 @@ test("item-not-found from the registration's own JID revokes; from another resou
   answers = { [OLD]: { kind: "error", condition: "item-not-found" } };
   assert.equal((await pushes.attempt(reg, Buffer.from("x"))).verdict, "gone");
   assert.equal(f.registry.lookup(reg.endpoint), undefined);
+});
+
+test("a candidate gets a short timeout, and one that stayed silent is not asked again until its next presence", async () => {
+  presence.unavailable(OLD);
+  assert.equal((await pushes.attempt(reg, Buffer.from("x"))).verdict, "temporary");
+  assert.deepEqual(timeouts, [CANDIDATE_TIMEOUT_MS], "not the 10 s [push] timeout");
+  assert.equal((await pushes.attempt(reg, Buffer.from("y"))).verdict, "temporary");
+  assert.deepEqual(sent, [NEW], "the silent resource is not asked again");
+  presence.available(NEW);
+  await pushes.attempt(reg, Buffer.from("z"));
+  assert.deepEqual(sent, [NEW, NEW], "its next presence makes it a candidate again");
+});
+
+test("a candidate that is the device but answers after its timeout gets the registration, and the stored copy is settled", async () => {
+  presence.unavailable(OLD);
+  const copy = { registration: reg.id, endpoint: reg.endpoint, row: 42 };
+  assert.equal((await pushes.attempt(reg, Buffer.from("x"), (a) => settler.late(copy, a))).verdict, "temporary");
+  lates.get(NEW)!({ kind: "result" });
+  assert.equal(f.registry.lookup(reg.endpoint)!.jid, NEW, "the registration moved");
+  assert.deepEqual(removed, [42], "the copy is deleted: it is not sent again");
+});
+
+test("a candidate's late item-not-found never revokes nor settles the copy", async () => {
+  presence.unavailable(OLD);
+  const copy = { registration: reg.id, endpoint: reg.endpoint, row: 42 };
+  await pushes.attempt(reg, Buffer.from("x"), (a) => settler.late(copy, a));
+  presence.available(NEW); // its presence again: no longer silent
+  lates.get(NEW)!({ kind: "error", condition: "item-not-found" });
+  assert.ok(f.registry.lookup(reg.endpoint), "the endpoint survives");
+  assert.equal(f.registry.lookup(reg.endpoint)!.jid, OLD);
+  assert.deepEqual(removed, []);
+});
+
+test("a candidate answering service-unavailable is marked offline", async () => {
+  presence.unavailable(OLD);
+  answers = { [NEW]: { kind: "error", condition: "service-unavailable" } };
+  await pushes.attempt(reg, Buffer.from("x"));
+  assert.ok(presence.isKnownOffline(NEW));
+  assert.deepEqual(presence.availableResources("juliet@example.com"), []);
+});
+
+test("a move from a JID the registration no longer has changes nothing", () => {
+  assert.equal(f.registry.move(reg, NEW), true);
+  assert.equal(f.registry.move(reg, "juliet@example.com/third"), false, "reg.jid is OLD, the row says NEW");
+  assert.equal(f.registry.lookup(reg.endpoint)!.jid, NEW);
 });

@@ -1,6 +1,6 @@
 // The config against the rules the docs give (docs/configuration.md, PROTOCOL.md):
 // pure, so each rule is a unit test away from its reason.
-import type { Config } from "../../config.ts";
+import { DEFAULTS, type Config } from "../../config.ts";
 import { fail, ok, warn, type Check } from "./check.ts";
 
 const HOUR = 3600;
@@ -18,8 +18,9 @@ export function configRules(c: Config): Check[] {
 function registrationTtl(ttl: number): Check {
   const name = "registration_ttl";
   const hint = `set [push] registration_ttl well above ${RENEWAL_WINDOW} (default ${7 * DAY}, 7 days)`;
-  if (ttl <= RENEWAL_WINDOW) {
-    return fail(name, `${ttl} s is inside Conversations' 24 h renewal window: every registration is renewed hourly, and a phone away longer than ${ttl} s comes back to a new endpoint its app servers do not know; ${hint}`);
+  // The config refuses the same values (src/config.ts); the doctor judges whatever it is handed by the same threshold.
+  if (ttl < DEFAULTS.minRegistrationTtl) {
+    return fail(name, `${ttl} s is below the ${DEFAULTS.minRegistrationTtl} s the config allows: Conversations renews what has less than 24 h left, hourly, so every registration is renewed every hour and apps wait for an endpoint; ${hint}`);
   }
   if (ttl < 3 * DAY) return warn(name, `${ttl} s: a phone switched off over a long weekend loses its endpoints; ${hint}`);
   return ok(name, `${ttl} s (Conversations renews below 24 h left)`);

@@ -38,6 +38,15 @@ export function pgRegistrations(pool: pg.Pool, cache: PgEndpointCache): Registra
         for (const id of touched) cache.forgetId(id);
       }
     },
+    async move(id, from, to) {
+      const n = await changes("UPDATE registrations SET jid = $1 WHERE id = $2 AND jid = $3", [to, id, from]);
+      cache.forgetId(id);
+      return n > 0;
+    },
+    async setBounceSince(id, since) {
+      await changes("UPDATE registrations SET bounce_since = $1 WHERE id = $2", [since, id]);
+      cache.forgetId(id);
+    },
     async revoke(endpoint) {
       const { rows: gone } = await pool.query<{ id: number }>("DELETE FROM registrations WHERE endpoint = $1 RETURNING id", [endpoint]);
       for (const { id } of gone) cache.forgetId(id);

@@ -40,6 +40,8 @@ function registrationsOver(s: RegistrationStore): Registrations {
     byD2: async (bare, application, instance) => s.byD2(bare, application, instance),
     byBare: async (bare) => s.byBare(bare),
     upsert: async (r) => s.transaction(() => upsert(s, r)),
+    move: async (id, from, to) => s.moveJid(id, from, to) > 0,
+    setBounceSince: async (id, since) => s.setBounceSince(id, since),
     revoke: async (endpoint) => s.deleteEndpoint(endpoint) > 0,
     revokeAccount: async (bare) => s.deleteBare(bare),
     sweepExpired: async (now) => s.deleteExpired(now),
