@@ -32,6 +32,8 @@ export interface Gateway {
   stop(): Promise<void>;
 }
 
+/** How long stop() waits for push IQs still out to be answered (a few seconds: SIGTERM's caller, systemd, waits 90 s). */
+const STOP_DRAIN_MS = 5000;
 const SWEEP_INTERVAL_MS = 60_000; // expired registrations linger at most a minute (lookups already treat them as gone)
 
 export async function start(config: Config, log: Logger, deps: AppDeps = {}): Promise<Gateway> {
@@ -101,9 +103,9 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
     onMoved: (reg) => flusher.wake(reg.id), // what waited for the old resource goes to the new one
   });
   const settler = new Settler({
-    remove: (row) => void queue.remove(row),
+    remove: (row, registration) => void queue.remove(row, registration),
     revoke: (endpoint) => void registry.revoke(endpoint),
-    onFree: (id, failed) => flusher.queued(id, failed),
+    onFree: (id, failed) => flusher.freed(id, failed),
     log: log.child({ module: "settle" }),
   });
   const pushes: PushService = new PushService({
@@ -171,7 +173,14 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
       // No new flushes from here; those in flight end by the time the edge has stopped, their messages still queued.
       const flushed = flusher.stop();
       // In-flight POSTs still need the component link for their IQ answers: close HTTP first.
-      await http.close(config.push.timeout * 1000 + 2000);
+      // Every POST is answered within answer_within (push.ts send()); 2 s more for writing the answers.
+      await http.close(config.push.answerWithin * 1000 + 2000);
+      // The IQs of POSTs answered at answer_within, and of flushes, run on: their answers, moments
+      // away, settle (delete) the stored copies. Stopping the edge now would lose them, and the
+      // restarted gateway would send those copies again. Bounded: a phone that stays silent is
+      // re-sent after the restart, as before.
+      const drained = await edge.drain(Math.min(STOP_DRAIN_MS, config.push.timeout * 1000));
+      if (!drained) log.info({ inflight: edge.inflight }, "stopping with push IQs unanswered: their stored copies are sent again after the restart");
       await edge.stop();
       await flushed;
       bounces.sweep(); // notifications past their grace end their runs in the store before this memory goes

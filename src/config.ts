@@ -120,6 +120,10 @@ export function parseConfig(doc: Table, env: NodeJS.ProcessEnv = {}): Config {
     queueSweepInterval: int("push.queue_sweep_interval", p.queue_sweep_interval, DEFAULTS.queueSweepInterval, 1, 3600),
   };
   if (push.defaultTtl > push.maxTtl) throw new ConfigError("push.default_ttl", `must not exceed push.max_ttl (${push.maxTtl})`);
+  // The IQ runs on after the POST's answer: a timeout before answer_within would answer every slow push 503 or queued, never delivered.
+  if (push.timeout < push.answerWithin) {
+    throw new ConfigError("push.timeout", `must be at least push.answer_within (${push.answerWithin} s): the push IQ keeps running after the POST is answered, so it cannot end before it; raise push.timeout or lower push.answer_within`);
+  }
 
   return deepFreeze({
     xmpp: {

@@ -46,6 +46,10 @@ async function main(): Promise<number> {
     return 0;
   }
   const log = createLogger(config.log.level);
+  // A promise nobody awaits (a late answer's settle, a flush) that rejects is a
+  // bug: logged loudly, but it must not end the process and with it every
+  // in-flight push and held copy (Node's default is to exit).
+  process.on("unhandledRejection", (err) => log.error({ err }, "unhandled promise rejection (a bug): carrying on"));
   let gateway;
   try {
     gateway = await start(config, log);

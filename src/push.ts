@@ -13,6 +13,7 @@ import { isStoreFault, type FaultSink } from "./store/faults.ts";
 import { notification } from "./stanzas/dialect1.ts";
 import { pushIq } from "./stanzas/dialect2.ts";
 import type { Copy, Settler } from "./settle.ts";
+import { FixedDeadline } from "./deadline.ts";
 
 /** What the push service needs from the XMPP edge. */
 export interface Transport {
@@ -64,7 +65,11 @@ export interface PushServiceDeps {
 }
 
 export class PushService {
-  constructor(private readonly d: PushServiceDeps) {}
+  private readonly deadline: FixedDeadline; // answer_within, one timer for every POST (deadline.ts)
+
+  constructor(private readonly d: PushServiceDeps) {
+    this.deadline = new FixedDeadline(d.answerWithinMs);
+  }
 
   async push(endpoint: string, msg: PushMessage): Promise<PushOutcome> {
     const started = performance.now();
@@ -103,7 +108,7 @@ export class PushService {
   private async send(reg: Registration, msg: PushMessage, ttl: number): Promise<PushOutcome> {
     let copy: Copy = { registration: reg.id, endpoint: reg.endpoint };
     const tried = this.attempt(reg, msg.payload, (a) => this.d.settler.late(copy, a));
-    const early = await within(tried, this.d.answerWithinMs);
+    const early = await this.deadline.race(tried);
     if (early !== undefined && !early.unanswered) {
       if (early.verdict === "delivered") return { kind: "delivered" };
       if (early.verdict === "gone") return { kind: "gone" };
@@ -119,8 +124,8 @@ export class PushService {
       // full: 429 rather than a 201 for a message we could not keep; the sender's retry may duplicate, never lose
       outcome = r.ok ? { kind: "queued", ttl } : notStored(r.reason);
     }
-    // Even with nothing stored, a late item-not-found still revokes.
-    void tried.then((t) => this.d.settler.answered(copy, t.verdict, t.unanswered));
+    // Even with nothing stored, a late item-not-found still revokes. settle() never rejects.
+    void this.d.settler.settle(copy, tried);
     return outcome;
   }
 
@@ -197,7 +202,16 @@ export class PushService {
     if (!t.online) return { kind: "unavailable", retryAfter: RETRY_AFTER.linkDown };
     try {
       const id = t.nextId();
-      await t.send(notification(t.domain, reg.jid, id, reg.token!, msg.payload));
+      const wrote = t.send(notification(t.domain, reg.jid, id, reg.token!, msg.payload)).then(
+        () => true,
+        (err: unknown) => {
+          this.d.log.warn({ err }, "could not write a notification to the component link");
+          return false;
+        },
+      );
+      // send() resolves on the socket's write callback: with a frozen server and full buffers that comes only
+      // when the link drops. Handed to the connection is as far as dialect 1 goes: 201 TTL 0 by answer_within.
+      if (!((await this.deadline.race(wrote)) ?? true)) return { kind: "unavailable", retryAfter: RETRY_AFTER.linkDown };
       this.d.onSent1?.(reg, id);
       return { kind: "delivered" };
     } catch (err) {
@@ -220,15 +234,4 @@ function retryAfterFor(a: IqAnswer): number {
   if (a.kind === "timeout") return RETRY_AFTER.timeout;
   if (a.kind === "link-lost") return RETRY_AFTER.linkDown;
   return RETRY_AFTER.offline;
-}
-
-/** The promise's value if it settles within `ms`, else undefined (it runs on). */
-function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(undefined), ms);
-    void p.then((v) => {
-      clearTimeout(timer);
-      resolve(v);
-    });
-  });
 }

@@ -62,6 +62,19 @@ export class Flusher {
   }
 
   /**
+   * A held copy settled (the settler's onFree). Delivered, or its resource
+   * gone at the end of a hibernation (`failed` false): the distributor is
+   * there or the device is to be followed now, so an older retry delay no
+   * longer applies and the queue behind the copy goes at once. A temporary
+   * failure backs off.
+   */
+  freed(registration: number, failed: boolean): void {
+    if (failed) return this.backoff(registration);
+    this.retry.delete(registration);
+    this.begin(registration, false);
+  }
+
+  /**
    * The distributor may be back (re-registration, presence): forget its retry
    * delay. Deferred so the register result, sent once the handler returns,
    * reaches the distributor before the first queued push.
@@ -152,11 +165,10 @@ export class Flusher {
         if (this.d.settler.held(head.id)) return;
         const reg = this.d.lookup(head.endpoint);
         if (!reg) return; // expired: the registration sweep drops it with its queue
-        const copy = this.d.settler.hold({ registration, endpoint: head.endpoint, row: head.id });
-        const t = await this.d.attempt(reg, head.payload, (a) => this.d.settler.late(copy, a));
-        // delivered: the row goes; temporary: released, and onFree backs off; unanswered: still held
-        this.d.settler.answered(copy, t.verdict, t.unanswered);
-        if (t.verdict !== "delivered") return; // gone: revoked, and the cascade dropped the queue
+        const copy = { registration, endpoint: head.endpoint, row: head.id };
+        const t = await this.d.settler.track(copy, (late) => this.d.attempt(reg, head.payload, late));
+        // delivered: the row goes; temporary or thrown: released, and onFree backs off; unanswered: still held
+        if (t?.verdict !== "delivered") return; // gone: revoked, and the cascade dropped the queue
         this.retry.delete(registration);
         delivered++;
       }

@@ -7,13 +7,14 @@
 // to keep the order). The IQ's answer decides: `result` deletes the copy,
 // item-not-found/feature-not-implemented revokes the endpoint (the copy goes
 // with it), a temporary error releases the copy to the flusher. An IQ that
-// times out keeps the hold through the caller's late window (5 minutes,
-// src/xmpp/caller.ts), so an answer 60 s late still deletes the copy before
-// anything is sent again. The hold also ends when the component link drops
+// times out keeps the hold through the caller's late window (600 s after the
+// timeout, a hibernating session's lifetime: src/xmpp/caller.ts), so an
+// answer minutes late still deletes the copy before anything is sent again. The hold also ends when the component link drops
 // (the IQ or its answer may be lost: send again after the reconnect; the only
 // case that can give the phone two copies) or when the window closes unanswered.
 import type { IqAnswer, Verdict } from "./outcomes.ts";
 import { classifyAnswer } from "./outcomes.ts";
+import { ownJidUnavailable } from "./follow/rule.ts";
 import type { Logger } from "./log.ts";
 
 export type Settle = "delete" | "revoke" | "hold" | "release";
@@ -38,10 +39,17 @@ export interface Copy {
   row?: number;
 }
 
+/** What a delivery attempt said (push.ts Attempt). `unanswered`: it timed out, a late answer may come. */
+export interface Tried {
+  verdict: Verdict;
+  unanswered: boolean;
+}
+
 export interface SettlerDeps {
-  remove: (row: number) => void;
+  /** Deletes the row, only if it is still the registration's; never throws (a store fault is remembered, store/queue.ts). */
+  remove: (row: number, registration: number) => void;
   revoke: (endpoint: string) => void;
-  /** The registration's queue may move on: `failed` after a temporary failure (back off first). */
+  /** The registration's queue may move on: `failed` after a temporary failure (back off first); not after a delete, or a late own-JID-unavailable (follow the device now). */
   onFree: (registration: number, failed: boolean) => void;
   log: Logger;
 }
@@ -65,27 +73,73 @@ export class Settler {
   }
 
   /**
+   * One delivery attempt of a held copy (the flusher): holds it, runs the
+   * attempt with the late listener, and settles it with the attempt's answer.
+   * Never rejects: an attempt that throws (a bug) releases the hold
+   * (undefined), so the copy is retried rather than held for ever.
+   */
+  track<T extends Tried>(c: Copy, run: (late: (a: IqAnswer) => void) => Promise<T>): Promise<T | undefined> {
+    this.hold(c);
+    let tried: Promise<T>;
+    try {
+      tried = run((a) => this.late(c, a));
+    } catch (err) {
+      tried = Promise.reject(err);
+    }
+    return this.settle(c, tried);
+  }
+
+  /** Settles the copy with its attempt's own answer when that comes (push.ts send(), track()); never rejects, as track(). */
+  async settle<T extends Tried>(c: Copy, tried: Promise<T>): Promise<T | undefined> {
+    let t: T;
+    try {
+      t = await tried;
+    } catch (err) {
+      this.d.log.error({ err, reg: c.registration }, "push attempt failed: its copy is released to the flusher");
+      this.guarded(c, "release", false);
+      return undefined;
+    }
+    this.answered(c, t.verdict, t.unanswered);
+    return t;
+  }
+
+  /**
    * The IQ's own answer, as PushService.attempt judged it (it has revoked a gone
    * app already). `unanswered`: it timed out, and a late answer may still come.
    */
   answered(c: Copy, verdict: Verdict, unanswered: boolean): void {
-    this.apply(c, settleRule(verdict, unanswered), false);
+    this.guarded(c, settleRule(verdict, unanswered), false);
   }
 
   /** Heard after the IQ's promise resolved: a late answer, the link dropping, or the window closing. */
   late(c: Copy, a: IqAnswer): void {
     const action = lateRule(a);
     if (a.kind === "result" || a.kind === "error") this.d.log.debug({ reg: c.registration, answer: a.kind, action }, "late answer to a push IQ");
-    this.apply(c, action, true);
+    // The end of a hibernation bounces the unacked IQ (recipient-unavailable): follow the device now, no back-off.
+    this.guarded(c, action, true, !ownJidUnavailable(a));
   }
 
-  private apply(c: Copy, action: Settle, revoke: boolean): void {
+  /**
+   * Late answers arrive in the XMPP edge's stanza handler and after a `void`ed
+   * promise: a throw there (a bug; store faults are outcomes, store/queue.ts)
+   * would end the process. Logged instead, and the hold is let go.
+   */
+  private guarded(c: Copy, action: Settle, revoke: boolean, backOff = true): void {
+    try {
+      this.apply(c, action, revoke, backOff);
+    } catch (err) {
+      this.d.log.error({ err, reg: c.registration, action }, "settling a push failed");
+      if (c.row !== undefined && this.holds.get(c.row) === c) this.holds.delete(c.row);
+    }
+  }
+
+  private apply(c: Copy, action: Settle, revoke: boolean, backOff: boolean): void {
     if (action === "hold") return;
     const mine = c.row !== undefined && this.holds.get(c.row) === c;
     if (mine) this.holds.delete(c.row!);
     if (action === "delete") {
       // Even if another IQ holds the row now (sent after a link drop): the phone has it.
-      if (c.row !== undefined) this.d.remove(c.row);
+      if (c.row !== undefined) this.d.remove(c.row, c.registration);
       if (mine) this.d.onFree(c.registration, false);
     } else if (action === "revoke") {
       if (revoke) {
@@ -93,7 +147,7 @@ export class Settler {
         this.d.revoke(c.endpoint);
       }
     } else if (mine) {
-      this.d.onFree(c.registration, true);
+      this.d.onFree(c.registration, backOff);
     }
   }
 }

@@ -16,7 +16,18 @@ export class DbOpenError extends Error {
   }
 }
 
-const BUSY_MS = 5000; // a write waits this long for another connection's lock
+/**
+ * How long a statement waits for another connection's lock (an admin command,
+ * a backup). better-sqlite3 is synchronous: the wait blocks the event loop,
+ * every POST and every IQ answer with it, so it stays well below
+ * [push] answer_within (0.5 s at least). Past it SQLITE_BUSY is a store fault
+ * (faults.ts): the POST is answered 503 with Retry-After, never 500, and the
+ * health probe clears the fault once the lock is gone. Admin commands hold
+ * their write locks for milliseconds.
+ */
+export const BUSY_MS = 250;
+/** At start (migrations, the first probe) nothing is answered yet: wait longer for an admin command to finish. */
+const START_BUSY_MS = 5000;
 /**
  * The probe's own wait: it runs on the gateway's one connection in the event
  * loop's turn (/healthz, the health timer), so a lock held by another process
@@ -55,9 +66,10 @@ export function openDb(path: string, opts: { migrate?: boolean } = {}): Db {
     db.pragma(`busy_timeout = ${BUSY_MS}`);
     // admin commands open the schema as they find it and write nothing to it (schema.ts)
     if (opts.migrate === false) return db;
+    db.pragma(`busy_timeout = ${START_BUSY_MS}`);
     migrate(db);
     // SQLite falls back to read-only when it cannot open the file for writing: find out now, not on the first push.
-    writeProbe(db, Date.now(), BUSY_MS);
+    writeProbe(db, Date.now(), START_BUSY_MS); // and sets BUSY_MS back
     return db;
   } catch (err) {
     db?.close();

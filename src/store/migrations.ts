@@ -21,7 +21,8 @@ export const MIGRATIONS: readonly string[] = [
    CREATE INDEX registrations_expiry ON registrations (expires_at) WHERE expires_at IS NOT NULL;`,
   // 2: store and forward. A message row belongs to its registration, so
   // revoking or purging the registration drops its queue. Delivery order is
-  // `id`: SQLite gives a new rowid above every existing one.
+  // `id`. Without AUTOINCREMENT SQLite gives max(rowid) + 1, so the id of a
+  // deleted top row comes back: migration 6 makes ids never reused.
   `CREATE TABLE queue (
      id               INTEGER PRIMARY KEY,
      registration     INTEGER NOT NULL REFERENCES registrations (id) ON DELETE CASCADE,
@@ -49,4 +50,33 @@ export const MIGRATIONS: readonly string[] = [
   // after every notification bounced for 7 days, so the start must survive
   // a restart.
   `ALTER TABLE registrations ADD COLUMN bounce_since INTEGER;`,
+  // 6: queue ids are never reused. The settler holds and deletes a stored copy
+  // by row id after its IQ is answered, maybe minutes later (src/settle.ts);
+  // a plain INTEGER PRIMARY KEY hands a deleted top row's id (Topic
+  // replacement, DELETE /message, expiry, revocation) to the next message,
+  // which the old IQ's result would then delete. AUTOINCREMENT needs a
+  // rebuild (https://www.sqlite.org/lang_altertable.html#otheralter): migrate()
+  // runs it with foreign keys off and checks them before the commit. Same
+  // columns in the same order, so `SELECT q.*` reads what it read before.
+  `CREATE TABLE queue_new (
+     id               INTEGER PRIMARY KEY AUTOINCREMENT,
+     registration     INTEGER NOT NULL REFERENCES registrations (id) ON DELETE CASCADE,
+     payload          BLOB NOT NULL,
+     ttl              INTEGER NOT NULL,
+     topic            TEXT,
+     urgency          TEXT,
+     content_encoding TEXT,
+     created_at       INTEGER NOT NULL,
+     expires_at       INTEGER NOT NULL,
+     vapid_key        TEXT,
+     public_id        TEXT
+   );
+   INSERT INTO queue_new (id, registration, payload, ttl, topic, urgency, content_encoding, created_at, expires_at, vapid_key, public_id)
+     SELECT id, registration, payload, ttl, topic, urgency, content_encoding, created_at, expires_at, vapid_key, public_id FROM queue;
+   DROP TABLE queue;
+   ALTER TABLE queue_new RENAME TO queue;
+   CREATE INDEX queue_order ON queue (registration, id);
+   CREATE UNIQUE INDEX queue_topic ON queue (registration, topic) WHERE topic IS NOT NULL;
+   CREATE INDEX queue_expiry ON queue (expires_at);
+   CREATE UNIQUE INDEX queue_public_id ON queue (public_id) WHERE public_id IS NOT NULL;`,
 ];

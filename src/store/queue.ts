@@ -55,6 +55,7 @@ export class QueueStore {
          WHERE q.registration = ? AND q.expires_at > ? AND q.id > ? ORDER BY q.id LIMIT 1`,
       ),
       remove: db.prepare<[number]>("DELETE FROM queue WHERE id = ?"),
+      removeOf: db.prepare<[number, number]>("DELETE FROM queue WHERE id = ? AND registration = ?"),
       expire: db.prepare<[number]>("DELETE FROM queue WHERE expires_at <= ?"),
       waiting: db.prepare<[number], { registration: number }>("SELECT DISTINCT registration FROM queue WHERE expires_at > ?"),
       waitingFor: db.prepare<[string, number], { id: number }>(
@@ -131,10 +132,14 @@ export class QueueStore {
    * After the distributor's IQ result, and only then. True once the message
    * will not be handed out again: deleted now, or, while the store cannot
    * write, remembered (in memory, bounded) and deleted when it can
-   * (retryRemovals). False when it was already gone.
+   * (retryRemovals). False when it was already gone. With `registration`,
+   * only a row of that registration goes (the settler's defence in depth:
+   * ids are never reused since migration 6, but a wrong id must not take a
+   * stranger's message).
    */
-  remove = (id: number): boolean => {
-    const r = tryWrite(this.faults, "remove", () => this.q.remove.run(id).changes > 0, (gone) => gone);
+  remove = (id: number, registration?: number): boolean => {
+    const del = (): boolean => (registration === undefined ? this.q.remove.run(id) : this.q.removeOf.run(id, registration)).changes > 0;
+    const r = tryWrite(this.faults, "remove", del, (gone) => gone);
     if (r !== undefined) return r;
     this.undeleted.add(id);
     // Past the bound the oldest is forgotten: it may be delivered once more (at least once, as after a crash).

@@ -24,15 +24,29 @@ export const schemaVersion = (db: Db): number => db.pragma("user_version", { sim
 export const newer = (found: number, who: string): SchemaError =>
   new SchemaError(`database schema version ${found} is newer than this ${who} knows (${SCHEMA_VERSION}): upgrade the ${who}`, found);
 
-/** Brings the schema up to SCHEMA_VERSION, one transaction per step; refuses a newer one. */
+/**
+ * Brings the schema up to SCHEMA_VERSION, one transaction per step; refuses a
+ * newer one. Foreign keys are off meanwhile and checked before each commit:
+ * SQLite's documented way to rebuild a table (lang_altertable.html#otheralter,
+ * migration 6), as the pragma cannot change inside a transaction.
+ */
 export function migrate(db: Db): void {
   const current = schemaVersion(db);
   if (current > SCHEMA_VERSION) throw newer(current, "gateway");
-  for (let v = current; v < SCHEMA_VERSION; v++) {
-    db.transaction(() => {
-      db.exec(MIGRATIONS[v]!);
-      db.pragma(`user_version = ${v + 1}`);
-    })();
+  if (current === SCHEMA_VERSION) return;
+  const fk = db.pragma("foreign_keys", { simple: true }) as number;
+  db.pragma("foreign_keys = OFF");
+  try {
+    for (let v = current; v < SCHEMA_VERSION; v++) {
+      db.transaction(() => {
+        db.exec(MIGRATIONS[v]!);
+        const broken = db.pragma("foreign_key_check") as unknown[];
+        if (broken.length > 0) throw new Error(`migration ${v + 1} leaves ${broken.length} rows whose foreign key points nowhere`);
+        db.pragma(`user_version = ${v + 1}`);
+      })();
+    }
+  } finally {
+    db.pragma(`foreign_keys = ${fk ? "ON" : "OFF"}`);
   }
 }
 

@@ -9,8 +9,17 @@ import { errorCondition } from "../stanzas/errors.ts";
 /** Told of what a request hears after its promise resolved: a late answer, `link-lost`, or `timeout` when the window closes. */
 export type LateListener = (a: IqAnswer) => void;
 
-/** How long a timed-out IQ may still be answered (ms): a phone's hibernating XMPP session (XEP-0198) is kept about that long. */
-export const LATE_WINDOW_MS = 5 * 60_000;
+/**
+ * How long after its timeout an IQ may still be answered (ms), so up to
+ * [push] timeout + 600 s after it was sent. A phone whose link died keeps a
+ * hibernating XEP-0198 session on its server; Prosody's mod_smacks keeps it
+ * smacks_hibernation_time = 600 s by default (ejabberd's resume_timeout is
+ * 300 s). A phone resuming then answers the IQ it finds: were the window
+ * shorter, the copy would be sent again into the same session, and the phone
+ * would show it twice. Memory stays bounded by maxLate.
+ */
+export const SMACKS_HIBERNATION_MS = 600_000;
+export const LATE_WINDOW_MS = SMACKS_HIBERNATION_MS;
 const LATE_SWEEP_MS = 1000;
 
 interface Pending {

@@ -14,6 +14,8 @@ import type { IqHandler } from "./handlers.ts";
 
 const RECONNECT_BASE_MS = 1000; // first retry after about a second, then doubling
 
+const DRAIN_POLL_MS = 20;
+
 export interface EdgeOptions {
   service: string;
   domain: string;
@@ -77,6 +79,22 @@ export class XmppEdge implements Transport {
   request(iq: Element, timeoutMs: number, late?: LateListener): Promise<IqAnswer> {
     if (!this.online) return Promise.resolve({ kind: "link-lost" });
     return this.caller.request(iq, timeoutMs, (el) => this.send(el), late);
+  }
+
+  /** Push IQs awaiting their answer now. */
+  get inflight(): number {
+    return this.caller.inflight;
+  }
+
+  /**
+   * Waits (at most maxMs) until no push IQ awaits its answer; true if none
+   * does. Before stop(): an answer that arrives after it is lost, and its
+   * stored copy is sent again after the restart.
+   */
+  async drain(maxMs: number): Promise<boolean> {
+    const until = performance.now() + maxMs;
+    while (this.caller.inflight > 0 && this.online && performance.now() < until) await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
+    return this.caller.inflight === 0;
   }
 
   /** Starts connecting; never rejects: a down server is retried with backoff. */

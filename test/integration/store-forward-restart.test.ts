@@ -14,8 +14,8 @@ let users = 0;
 
 before(async () => {
   prosody = await startProsody();
-  // timeout 2 s: the SIGTERM test waits for one push IQ to time out
-  gateway = await startGateway(prosody, { push: { queue_sweep_interval: 1, timeout: 2 } });
+  // timeout 2 s: the SIGTERM test waits for one push IQ to time out; answer_within 0.5 s leaves a phone time to answer after the 201
+  gateway = await startGateway(prosody, { push: { queue_sweep_interval: 1, timeout: 2, answer_within: 0.5 } });
   await gateway.waitHealthy();
 });
 after(async () => {
@@ -87,5 +87,20 @@ test("SIGTERM lets a push in flight finish: it is answered 201 and kept, and del
   await gateway.waitHealthy();
   await waitFor(() => dist.pushes.length >= 2, 15_000, "the kept push");
   assert.deepEqual(dist.pushes.map((p) => p.payload.toString()), ["in flight", "in flight"]);
+  await dist.stop();
+});
+
+test("SIGTERM waits for the answer to a push IQ still out, so a copy the phone acknowledges moments later is not sent again after the restart", async () => {
+  const { dist, endpoint } = await registered();
+  dist.pushDelayMs = 1200; // answers after the 201 (answer_within 0.5 s), before the IQ's timeout
+  const res = await post(endpoint, "once");
+  assert.equal(res.status, 201);
+  assert.equal(res.headers.get("ttl"), "600", "stored: not acknowledged within answer_within");
+  assert.equal(await gateway.stop("SIGTERM"), 0);
+  dist.pushDelayMs = 0;
+  await gateway.restart();
+  await gateway.waitHealthy();
+  await new Promise((r) => setTimeout(r, 2500)); // a start flush and two sweeps would have re-sent it
+  assert.deepEqual(dist.pushes.map((p) => p.payload.toString()), ["once"], "the phone got it once");
   await dist.stop();
 });

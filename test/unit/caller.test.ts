@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import xml, { type Element } from "@xmpp/xml";
-import { IqCaller } from "../../src/xmpp/caller.ts";
+import { IqCaller, LATE_WINDOW_MS } from "../../src/xmpp/caller.ts";
 import { NS_CONV, NS_STANZAS } from "../../src/stanzas/ns.ts";
 import { parseXml } from "./_xml.ts";
 
@@ -207,4 +207,8 @@ test("stop forgets the late window", async () => {
   assert.equal(caller.awaitingLate, 0);
   assert.equal(caller.settle(result("s1")), false);
   assert.deepEqual(l.heard, []);
+});
+
+test("the late window outlasts Prosody's default smacks hibernation (600 s)", () => {
+  assert.ok(LATE_WINDOW_MS >= 600_000);
 });

@@ -201,3 +201,14 @@ test("loadConfig on a float where an integer belongs fails naming the key", asyn
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a push.timeout below push.answer_within is refused, naming both keys", () => {
+  const doc = minimal();
+  doc.push = { timeout: 1, answer_within: 2 };
+  assert.throws(
+    () => parseConfig(doc),
+    (e: unknown) => e instanceof ConfigError && /push\.timeout/.test(e.message) && /push\.answer_within/.test(e.message),
+  );
+  doc.push = { timeout: 2, answer_within: 2 };
+  assert.equal(parseConfig(doc).push.timeout, 2);
+});

@@ -32,7 +32,7 @@ beforeEach(() => {
   settler = new Settler({
     remove: (row) => void q.remove(row),
     revoke: (e) => void f.registry.revoke(e),
-    onFree: (id, failed) => flusher.queued(id, failed),
+    onFree: (id, failed) => flusher.freed(id, failed),
     log: createLogger("silent"),
   });
   flusher = new Flusher({
@@ -197,4 +197,27 @@ test("a held message released by a dropped link is sent again", async () => {
   flusher.wakeAll(); // the link is back
   await settle();
   assert.deepEqual(sent.map((s) => s.body), ["maybe lost"]);
+});
+
+test("when a held copy is delivered, the queue behind it goes at once, even if an older retry delay is still running", async () => {
+  const r = reg();
+  put(r, "held", "behind");
+  const c = settler.hold({ registration: r.id, endpoint: r.endpoint, row: q.head(r.id, f.clock.t)!.id });
+  settler.answered(c, "temporary", true); // timed out; late window open
+  flusher.queued(r.id, true); // meanwhile a concurrent POST's early temporary answer set a retry delay
+  await settle();
+  assert.equal(sent.length, 0);
+  settler.late(c, { kind: "result" });
+  await settle();
+  assert.deepEqual(sent.map((s) => s.body), ["behind"], "not after the retry delay: the distributor just answered");
+});
+
+test("a held copy bounced recipient-unavailable when its hibernated session ends is retried at once, not after a back-off", async () => {
+  const r = reg();
+  put(r, "held");
+  const c = settler.hold({ registration: r.id, endpoint: r.endpoint, row: q.head(r.id, f.clock.t)!.id });
+  settler.answered(c, "temporary", true);
+  settler.late(c, { kind: "error", condition: "recipient-unavailable" });
+  await settle();
+  assert.deepEqual(sent.map((s) => s.body), ["held"], "the attempt runs now (and follows the device from there)");
 });

@@ -64,3 +64,37 @@ test("an admin command that meets a table its schema version should have but lac
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("migration 6 rebuilds the queue with ids that are never reused, keeping its rows, indexes and cascade", () => {
+  const dir = tempDir();
+  try {
+    const path = join(dir, "v5.db");
+    const raw = new Database(path);
+    for (let i = 0; i < 5; i++) raw.exec(MIGRATIONS[i]!);
+    raw.pragma("user_version = 5");
+    raw.prepare("INSERT INTO registrations (id, endpoint, dialect, jid, bare, application, instance, created_at, renewed_at, expires_at) VALUES (1, 'E1', 2, 'j@x/r', 'j@x', 'a', 'i', 0, 0, 9)").run();
+    for (const [id, topic] of [[1, "T"], [2, null], [3, null]] as const) {
+      raw.prepare("INSERT INTO queue (id, registration, payload, ttl, topic, created_at, expires_at, public_id) VALUES (?, 1, x'00', 60, ?, 0, 9, ?)").run(id, topic, `p${id}`);
+    }
+    raw.prepare("DELETE FROM queue WHERE id = 3").run();
+    raw.close();
+    const db = openDb(path);
+    assert.equal(schemaVersion(db), SCHEMA_VERSION);
+    assert.deepEqual(db.prepare("SELECT id, topic, public_id FROM queue ORDER BY id").all(), [
+      { id: 1, topic: "T", public_id: "p1" },
+      { id: 2, topic: null, public_id: "p2" },
+    ]);
+    const indexes = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'queue' AND sql IS NOT NULL ORDER BY name").pluck().all();
+    assert.deepEqual(indexes, ["queue_expiry", "queue_order", "queue_public_id", "queue_topic"]);
+    assert.match(db.prepare("SELECT sql FROM sqlite_schema WHERE name = 'queue'").pluck().get() as string, /AUTOINCREMENT/);
+    assert.equal(db.pragma("foreign_keys", { simple: true }), 1, "foreign keys are on again after the rebuild");
+    db.prepare("DELETE FROM queue WHERE id = 2").run();
+    const next = db.prepare("INSERT INTO queue (registration, payload, ttl, created_at, expires_at) VALUES (1, x'00', 60, 0, 9)").run().lastInsertRowid;
+    assert.equal(Number(next), 3, "the deleted top id 2 does not come back");
+    db.prepare("DELETE FROM registrations WHERE id = 1").run();
+    assert.equal(db.prepare("SELECT count(*) FROM queue").pluck().get(), 0, "ON DELETE CASCADE still drops the queue");
+    db.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -103,3 +103,14 @@ test("after a link drop released a copy and the flusher sent it again, the old I
   assert.equal(s.held(5), false);
   assert.equal(s.holding, 0);
 });
+
+test("a late own-JID-unavailable releases the copy without back-off; a late remote-server-timeout backs off", () => {
+  const { s, freed } = settler();
+  const a = s.hold(copy(8));
+  s.answered(a, "temporary", true);
+  s.late(a, { kind: "error", condition: "recipient-unavailable" });
+  const b = s.hold(copy(9));
+  s.answered(b, "temporary", true);
+  s.late(b, { kind: "error", condition: "remote-server-timeout" });
+  assert.deepEqual(freed, [[7, false], [7, true]]);
+});
