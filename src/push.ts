@@ -210,8 +210,9 @@ export class PushService {
         },
       );
       // send() resolves on the socket's write callback: with a frozen server and full buffers that comes only
-      // when the link drops. Handed to the connection is as far as dialect 1 goes: 201 TTL 0 by answer_within.
-      if (!((await this.deadline.race(wrote)) ?? true)) return { kind: "unavailable", retryAfter: RETRY_AFTER.linkDown };
+      // when the link drops, and what still sits in our buffer then is gone. So 201 only once the kernel has
+      // the stanza; past answer_within a 503 (the sender retries: at worst a duplicate, never a loss).
+      if (!((await this.deadline.race(wrote)) ?? false)) return { kind: "unavailable", retryAfter: RETRY_AFTER.linkDown };
       this.d.onSent1?.(reg, id);
       return { kind: "delivered" };
     } catch (err) {

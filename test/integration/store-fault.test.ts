@@ -5,31 +5,16 @@
 // needs no write keeps working, /healthz says why, and all recovers by itself.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { StanzaError, connectDistributor, type Distributor } from "../harness/distributor.ts";
 import { startGateway, type Gateway } from "../harness/gateway.ts";
 import { startProsody, type Prosody } from "../harness/prosody.ts";
 import { waitFor } from "../harness/wait-for.ts";
+import { chattrWorks } from "../harness/chattr.ts";
 import { parseExposition } from "../unit/metrics-text.ts";
 
-/** Whether this machine lets us set the immutable flag in the temp dir (root, a file system that has it). */
-function chattrWorks(): boolean {
-  const dir = mkdtempSync(join(tmpdir(), "up-chattr-"));
-  const f = join(dir, "f");
-  writeFileSync(f, "x");
-  try {
-    execFileSync("chattr", ["+i", f], { stdio: "ignore" });
-    execFileSync("chattr", ["-i", f], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 const CAN_CHATTR = chattrWorks();
 
 let prosody: Prosody;
