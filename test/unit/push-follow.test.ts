@@ -1,5 +1,6 @@
 // PushService.attempt with following the device wired in: when it looks
 // elsewhere, and that the registration's own item-not-found still revokes.
+import { pushService } from "./_push.ts";
 import { afterEach, beforeEach, test } from "node:test";
 import assert from "node:assert/strict";
 import type { Element } from "@xmpp/xml";
@@ -60,19 +61,7 @@ beforeEach(() => {
     budgetMs: 10_000,
     log,
   });
-  pushes = new PushService({
-    registry: f.registry,
-    presence,
-    transport,
-    queue: new QueueStore(f.db),
-    policy: { defaultTtl: 60, maxTtl: 600, maxPerRegistration: 10 },
-    now: () => f.clock.t,
-    log,
-    timeoutMs: 10_000,
-    answerWithinMs: 2000,
-    settler,
-    follow: follower.follow,
-  });
+  pushes = pushService(f, { presence, transport, queue: new QueueStore(f.db), timeoutMs: 10_000, settler, follow: follower.follow });
   const r = f.registry.register2(OLD, APP, INSTANCE);
   assert.ok(r.ok);
   reg = r.reg;

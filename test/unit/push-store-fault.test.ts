@@ -1,17 +1,15 @@
 // A store that cannot be read on the way of a push (here a damaged file:
 // SQLITE_CORRUPT, as an I/O error or a lock held too long would be) is an
 // outcome, 503 store-failed, reported to the fault sink, never a 500.
+import { pushService } from "./_push.ts";
 import { afterEach, beforeEach, test } from "node:test";
 import assert from "node:assert/strict";
 import { closeSync, openSync, writeSync } from "node:fs";
 import Database from "better-sqlite3";
-import { PresenceBook } from "../../src/presence.ts";
 import { PushService } from "../../src/push.ts";
-import { Settler } from "../../src/settle.ts";
 import { QueueStore } from "../../src/store/queue.ts";
 import { RegistrationStore } from "../../src/store/registrations.ts";
 import { Registry } from "../../src/registry.ts";
-import { createLogger } from "../../src/log.ts";
 import { httpAnswer } from "../../src/http/status.ts";
 import { fixture, type Fixture } from "./_db.ts";
 
@@ -37,17 +35,10 @@ const transport = {
 };
 
 function service(registry: Registry, db: Database.Database, faults: string[]): PushService {
-  return new PushService({
+  return pushService(f, {
     registry,
-    presence: new PresenceBook(),
     transport,
     queue: new QueueStore(db),
-    policy: { defaultTtl: 60, maxTtl: 600, maxPerRegistration: 10 },
-    now: () => f.clock.t,
-    log: createLogger("silent"),
-    timeoutMs: 1000,
-    answerWithinMs: 2000,
-    settler: new Settler({ remove: () => {}, revoke: () => {}, onFree: () => {}, log: createLogger("silent") }),
     faults: { fault: (op, err) => void faults.push(`${op} ${err.code}`), wrote: () => undefined },
   });
 }

@@ -2,10 +2,10 @@
 // may throw (a bug): neither may end the process or keep a copy held for ever.
 // The store fault here is real: another connection holds SQLite's write lock
 // (an admin command, a backup), so our writes fail SQLITE_BUSY after busy_timeout.
+import { pushService } from "./_push.ts";
 import { afterEach, beforeEach, test } from "node:test";
 import assert from "node:assert/strict";
 import Database from "better-sqlite3";
-import { PresenceBook } from "../../src/presence.ts";
 import { PushService, type Attempt, type Transport } from "../../src/push.ts";
 import { Settler } from "../../src/settle.ts";
 import { Flusher } from "../../src/queue-flush.ts";
@@ -59,15 +59,10 @@ beforeEach(() => {
     onFree: (id, failed) => void freed.push([id, failed]),
     log: createLogger("silent"),
   });
-  pushes = new PushService({
+  pushes = pushService(f, {
     registry,
-    presence: new PresenceBook(),
     transport: { online: true, domain: "up.example.org", nextId: () => "id", send: async () => {}, request: (iq, ms, late) => request(iq, ms, late) },
     queue: q,
-    policy: { defaultTtl: 60, maxTtl: 600, maxPerRegistration: 10 },
-    now: () => f.clock.t,
-    log: createLogger("silent"),
-    timeoutMs: 1000,
     answerWithinMs: 10,
     settler,
     faults: sink,
@@ -187,15 +182,10 @@ test("a dialect-1 notification whose socket write does not complete by answer_wi
   const r1 = registry.register1("romeo@example.com/phone", "pub-token-1");
   assert.ok(r1.ok);
   let written: (() => void) | undefined;
-  const d1 = new PushService({
+  const d1 = pushService(f, {
     registry,
-    presence: new PresenceBook(),
     transport: { online: true, domain: "up.example.org", nextId: () => "n1", send: () => new Promise<void>((res) => (written = res)), request },
     queue: q,
-    policy: { defaultTtl: 60, maxTtl: 600, maxPerRegistration: 10 },
-    now: () => f.clock.t,
-    log: createLogger("silent"),
-    timeoutMs: 1000,
     answerWithinMs: 30,
     settler,
   });
@@ -205,7 +195,7 @@ test("a dialect-1 notification whose socket write does not complete by answer_wi
   assert.equal(httpAnswer(outcome).status, 503);
   assert.ok(httpAnswer(outcome).headers["Retry-After"]);
   written!();
-  const failing = new PushService({ registry, presence: new PresenceBook(), transport: { online: true, domain: "up.example.org", nextId: () => "n2", send: () => Promise.reject(new Error("link lost")), request }, queue: q, policy: { defaultTtl: 60, maxTtl: 600, maxPerRegistration: 10 }, now: () => f.clock.t, log: createLogger("silent"), timeoutMs: 1000, answerWithinMs: 30, settler });
+  const failing = pushService(f, { registry, transport: { online: true, domain: "up.example.org", nextId: () => "n2", send: () => Promise.reject(new Error("link lost")), request }, queue: q, answerWithinMs: 30, settler });
   assert.equal(httpAnswer(await failing.push(r1.reg.endpoint, { payload: Buffer.from("two") })).status, 503, "a write that fails in time is still 503");
   assert.deepEqual(rejections, []);
 });

@@ -2,9 +2,9 @@
 // On real SQLite: a message stored while an older copy's IQ is still out must
 // survive that IQ's answer, whatever happened to the older row meanwhile
 // (Topic replacement, DELETE /message). Migration 6: ids are never reused.
+import { pushService } from "./_push.ts";
 import { afterEach, beforeEach, test } from "node:test";
 import assert from "node:assert/strict";
-import { PresenceBook } from "../../src/presence.ts";
 import { PushService, type Transport } from "../../src/push.ts";
 import { Settler } from "../../src/settle.ts";
 import { Flusher } from "../../src/queue-flush.ts";
@@ -52,15 +52,9 @@ beforeEach(() => {
     onFree: (id, failed) => flusher.freed(id, failed),
     log: createLogger("silent"),
   });
-  pushes = new PushService({
-    registry: f.registry,
-    presence: new PresenceBook(),
+  pushes = pushService(f, {
     transport,
     queue: q,
-    policy: { defaultTtl: 60, maxTtl: 600, maxPerRegistration: 10 },
-    now: () => f.clock.t,
-    log: createLogger("silent"),
-    timeoutMs: 1000,
     answerWithinMs: 10,
     settler,
     onQueued: (id, failed) => flusher.queued(id, failed),
