@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import Database from "better-sqlite3";
-import { startProsody } from "../harness/prosody.ts";
+import { startProsody, type Prosody } from "../harness/prosody.ts";
 import { startGateway, type Gateway } from "../harness/gateway.ts";
 import { connectDistributor, type Distributor } from "../harness/distributor.ts";
 import { waitFor } from "../harness/wait-for.ts";
@@ -69,19 +69,25 @@ function barrier(n: number): () => Promise<void> {
   };
 }
 
+/** Each case has its own Prosody and gateway (they run side by side), torn down with the phones it connected. */
+async function ownServers(t: TestContext): Promise<{ prosody: Prosody; gateway: Gateway; dists: Distributor[] }> {
+  const prosody = await startProsody();
+  const gateway = await startGateway(prosody, { push: SWEEP });
+  const dists: Distributor[] = [];
+  t.after(async () => {
+    for (const d of dists) await d.stop();
+    await gateway.cleanup();
+    await prosody.stop();
+  });
+  await gateway.waitHealthy();
+  return { prosody, gateway, dists };
+}
+
 describe("answer time and exactly once", { concurrency: true }, () => {
   const setUp = barrier(2);
 
   test("a phone that answers after 3 s, 15 s or 60 s: each POST is answered within answer_within and the phone sees each message once", { timeout: 180_000 }, async (t) => {
-    const prosody = await startProsody();
-    const gateway = await startGateway(prosody, { push: SWEEP });
-    const dists: Distributor[] = [];
-    t.after(async () => {
-      for (const d of dists) await d.stop();
-      await gateway.cleanup();
-      await prosody.stop();
-    });
-    await gateway.waitHealthy();
+    const { prosody, gateway, dists } = await ownServers(t);
     const delays = [3_000, 15_000, 60_000];
     const endpoints: string[] = [];
     for (const delay of delays) {
@@ -144,15 +150,7 @@ describe("answer time and exactly once", { concurrency: true }, () => {
   });
 
   test("Prosody frozen with SIGSTOP for 20 s during 200 POSTs: every POST answered within answer_within, none lost, no duplicate unless the link dropped", { timeout: 240_000 }, async (t) => {
-    const prosody = await startProsody();
-    const gateway = await startGateway(prosody, { push: SWEEP });
-    const dists: Distributor[] = [];
-    t.after(async () => {
-      for (const d of dists) await d.stop();
-      await gateway.cleanup();
-      await prosody.stop();
-    });
-    await gateway.waitHealthy();
+    const { prosody, gateway, dists } = await ownServers(t);
     const endpoints: string[] = [];
     for (let i = 0; i < 10; i++) {
       const d = await connectDistributor(prosody, { username: `frozen${i}`, resource: "phone" });

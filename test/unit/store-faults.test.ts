@@ -142,14 +142,19 @@ test("a registry on a store that cannot write refuses registrations as unavailab
   assert.deepEqual(s.seen.faults, ["register", "register", "revoke", "sweep"]);
 });
 
-test("a Conversations register that cannot be stored is answered with a stanza error of type wait (RFC 6120 §8.3.3.18)", () => {
+/** The IQ handlers over a registry whose store cannot write. */
+function handlersOnReadOnlyStore(): ReturnType<typeof iqHandlers> {
   const registry = new Registry({
     store: new RegistrationStore(ro),
     now: () => f.clock.t,
     mint: () => "N".repeat(32),
     options: { registrationTtl: 86400, allowedDomains: [], maxRegistrationsPerJid: 100 },
   });
-  const handlers = iqHandlers({ registry, endpointUrl: (t) => `https://up.example.org/up/${t}` });
+  return iqHandlers({ registry, endpointUrl: (t) => `https://up.example.org/up/${t}` });
+}
+
+test("a Conversations register that cannot be stored is answered with a stanza error of type wait (RFC 6120 §8.3.3.18)", () => {
+  const handlers = handlersOnReadOnlyStore();
   const child = xml("register", { xmlns: NS_CONV, application: APP, instance: INSTANCE });
   assert.ok(!("error" in parseRegister2(child)));
   const reply = handlers.get(`set ${NS_CONV} register`)!("romeo@example.com/phone", child);
@@ -159,13 +164,7 @@ test("a Conversations register that cannot be stored is answered with a stanza e
 });
 
 test("a unifiedpush.org register that cannot be stored gets the same wait error, with its reason in register/error", () => {
-  const registry = new Registry({
-    store: new RegistrationStore(ro),
-    now: () => f.clock.t,
-    mint: () => "N".repeat(32),
-    options: { registrationTtl: 86400, allowedDomains: [], maxRegistrationsPerJid: 100 },
-  });
-  const handlers = iqHandlers({ registry, endpointUrl: (t) => `https://up.example.org/up/${t}` });
+  const handlers = handlersOnReadOnlyStore();
   const child = xml("register", { xmlns: "unifiedpush.org" }, xml("token", {}, "public-token"));
   const reply = handlers.get("set unifiedpush.org register")!("romeo@example.com/phone", child);
   assert.ok("error" in reply);
