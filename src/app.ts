@@ -38,6 +38,7 @@ const SWEEP_INTERVAL_MS = 60_000; // expired registrations linger at most a minu
 
 export async function start(config: Config, log: Logger, deps: AppDeps = {}): Promise<Gateway> {
   const now = deps.now ?? Date.now;
+  if (config.database.backend !== "sqlite") throw new Error("[database] url: not wired in yet");
   const db = openDb(config.database.path);
   // Metrics, queue and flusher are built below; these closures run only once a write fails or heals.
   const health = new StoreHealth({

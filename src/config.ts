@@ -25,6 +25,8 @@ export const DEFAULTS = Object.freeze({
 });
 
 export const SECRET_ENV = "UP_GATEWAY_XMPP_SECRET";
+/** The PostgreSQL password, when it should not sit in the config file: it replaces the URL's. */
+export const DB_PASSWORD_ENV = "UP_GATEWAY_DATABASE_PASSWORD";
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -38,7 +40,8 @@ export interface Config {
     readonly reconnectMax: number; // s
   };
   readonly http: { readonly host: string; readonly port: number; readonly publicUrl: string; readonly requestTimeout: number /* s */ };
-  readonly database: { readonly path: string };
+  /** Exactly one backend: a SQLite file (the embedded default) or a PostgreSQL URL (several gateways, docs/high-availability.md). */
+  readonly database: { readonly backend: "sqlite"; readonly path: string } | { readonly backend: "postgres"; readonly url: string };
   readonly push: {
     readonly registrationTtl: number; // s
     readonly defaultTtl: number; // s
@@ -88,7 +91,7 @@ export function parseConfig(doc: Table, env: NodeJS.ProcessEnv = {}): Config {
   const known: Record<string, readonly string[]> = {
     xmpp: ["service", "domain", "secret", "allowed_domains", "ping_interval", "reconnect_max"],
     http: ["listen", "public_url", "request_timeout"],
-    database: ["path"],
+    database: ["path", "url"],
     push: ["registration_ttl", "default_ttl", "max_ttl", "max_queue_per_registration", "timeout", "answer_within", "max_inflight", "queue_sweep_interval"],
     limits: ["endpoint_rate", "endpoint_burst", "max_registrations_per_jid"],
     log: ["level"],
@@ -139,7 +142,7 @@ export function parseConfig(doc: Table, env: NodeJS.ProcessEnv = {}): Config {
       publicUrl: parsePublicUrl(requireString("http.public_url", h.public_url)),
       requestTimeout: int("http.request_timeout", h.request_timeout, DEFAULTS.requestTimeout, 1, 3600),
     },
-    database: { path: requireString("database.path", d.path) },
+    database: database(d, env),
     push,
     limits: {
       endpointRate: num("limits.endpoint_rate", l.endpoint_rate, DEFAULTS.endpointRate, 0),
@@ -148,6 +151,47 @@ export function parseConfig(doc: Table, env: NodeJS.ProcessEnv = {}): Config {
     },
     log: { level: logLevel(g.level) },
   });
+}
+
+/** `[database]`: exactly one of `path` and `url`. */
+function database(d: Table, env: NodeJS.ProcessEnv): Config["database"] {
+  if (d.path !== undefined && d.url !== undefined) {
+    throw new ConfigError("database", "set either path (SQLite) or url (PostgreSQL), not both");
+  }
+  if (d.url === undefined) return { backend: "sqlite", path: requireString("database.path", d.path) };
+  return { backend: "postgres", url: postgresUrl(requireString("database.url", d.url), env[DB_PASSWORD_ENV]) };
+}
+
+/** postgres://USER[:PASSWORD]@HOST[:PORT]/DB; the environment's password wins over the URL's. Errors never echo the URL (it may hold the password). */
+function postgresUrl(v: string, password: string | undefined): string {
+  const shape = "must be postgres://USER:PASSWORD@HOST:PORT/DATABASE";
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    throw new ConfigError("database.url", shape);
+  }
+  if (u.protocol !== "postgres:" && u.protocol !== "postgresql:") throw new ConfigError("database.url", `${shape} (it starts with ${u.protocol}//)`);
+  if (!u.hostname) throw new ConfigError("database.url", `${shape}: the host is missing`);
+  if (u.pathname.replace(/^\/+/, "") === "") throw new ConfigError("database.url", `${shape}: the database name is missing`);
+  if (password !== undefined && password !== "") u.password = encodeURIComponent(password);
+  return u.toString();
+}
+
+/** The URL as it may be logged or printed: without its password. */
+export function redactDbUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "***";
+    return u.toString();
+  } catch {
+    return "postgres://(unparsable url)";
+  }
+}
+
+/** Where the store is, for messages: the file, or the URL without its password. */
+export function describeDatabase(d: Config["database"]): string {
+  return d.backend === "sqlite" ? d.path : redactDbUrl(d.url);
 }
 
 const isTable = (v: unknown): v is Table => typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date);

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Command line: `up-gateway --config FILE [--check-config]`.
 import { parseArgs } from "node:util";
-import { ConfigError, loadConfig } from "./config.ts";
+import { type Config, ConfigError, describeDatabase, loadConfig } from "./config.ts";
 import { createLogger } from "./log.ts";
 import { start } from "./app.ts";
 import { checkDb, DbOpenError } from "./store/db.ts";
@@ -36,13 +36,13 @@ async function main(): Promise<number> {
   }
   if (args.values["check-config"]) {
     try {
-      checkDb(config.database.path);
+      if (config.database.backend === "sqlite") checkDb(config.database.path);
     } catch (err) {
       if (!(err instanceof DbOpenError)) throw err;
       console.error(err.message);
       return 78;
     }
-    console.log(JSON.stringify({ ...config, xmpp: { ...config.xmpp, secret: "********" } }, null, 2));
+    console.log(JSON.stringify({ ...config, xmpp: { ...config.xmpp, secret: "********" }, database: redactedDatabase(config) }, null, 2));
     return 0;
   }
   const log = createLogger(config.log.level);
@@ -86,3 +86,8 @@ main().then(
     process.exit(1);
   },
 );
+
+/** --check-config prints the config; a PostgreSQL URL without its password. */
+function redactedDatabase(config: Config): Config["database"] {
+  return config.database.backend === "sqlite" ? config.database : { backend: "postgres", url: describeDatabase(config.database) };
+}

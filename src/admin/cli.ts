@@ -96,7 +96,11 @@ export function runAdmin(argv: readonly string[], io: AdminIo): number | Promise
       // None of these commands logs in to the XMPP server, so a secret kept only in the
       // service's environment is not needed (doctor loads the config itself, with the environment).
       const config = loadConfig(o.config, { [SECRET_ENV]: "unused-by-admin" });
-      path = o.database ?? config.database.path;
+      if (o.database === undefined && config.database.backend !== "sqlite") {
+        io.err("the admin tool does not yet open a PostgreSQL store ([database] url); give --database PATH for a SQLite file");
+        return EXIT.config;
+      }
+      path = o.database ?? (config.database as { path: string }).path;
       publicUrl = config.http.publicUrl;
       listen = config.http;
     } catch (err) {

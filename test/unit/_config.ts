@@ -1,6 +1,12 @@
 // Shared by the config tests (config.test.ts: what is accepted; config-rejected.test.ts: what is refused, and loading files).
 import assert from "node:assert/strict";
-import { ConfigError, parseConfig } from "../../src/config.ts";
+import { type Config, ConfigError, parseConfig } from "../../src/config.ts";
+
+/** The SQLite file of a config that must name one. */
+export function sqlitePath(c: Config): string {
+  assert.equal(c.database.backend, "sqlite");
+  return (c.database as { path: string }).path;
+}
 
 export type Doc = Record<string, Record<string, unknown>>;
 

@@ -23,11 +23,15 @@ function knownKeys(): string[] {
   return keys.sort();
 }
 
+/** Keys that exclude one another: the example sets the first and shows the others commented out (`# key = ...`). */
+const ALTERNATIVES: Record<string, string[]> = { "database.path": ["database.url"] };
+
 function exampleKeys(): string[] {
-  const doc = parse(readFileSync(examplePath, "utf8")) as Record<string, Record<string, unknown>>;
-  return Object.entries(doc)
-    .flatMap(([section, table]) => Object.keys(table).map((k) => `${section}.${k}`))
-    .sort();
+  const text = readFileSync(examplePath, "utf8");
+  const doc = parse(text) as Record<string, Record<string, unknown>>;
+  const set = Object.entries(doc).flatMap(([section, table]) => Object.keys(table).map((k) => `${section}.${k}`));
+  const shown = set.flatMap((k) => (ALTERNATIVES[k] ?? []).filter((alt) => new RegExp(`^# ${alt.split(".")[1]} = `, "m").test(text)));
+  return [...set, ...shown].sort();
 }
 
 test("config.example.toml at the repository root passes loadConfig", () => {

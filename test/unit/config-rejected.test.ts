@@ -6,7 +6,7 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigError, loadConfig, parseConfig, SECRET_ENV } from "../../src/config.ts";
-import { assertRejected, minimal, withKey } from "./_config.ts";
+import { assertRejected, minimal, sqlitePath, withKey } from "./_config.ts";
 
 // One test per rejected value; each message must name the key.
 const required = ["xmpp.service", "xmpp.domain", "xmpp.secret", "http.listen", "http.public_url", "database.path"];
@@ -155,7 +155,7 @@ test("loadConfig reads and validates a TOML file", async () => {
     assert.equal(c.xmpp.secret, "from-env");
     assert.equal(c.http.port, 0);
     assert.equal(c.push.timeout, 3);
-    assert.equal(c.database.path, join(dir, "db.sqlite"));
+    assert.equal(sqlitePath(c), join(dir, "db.sqlite"));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -16,7 +16,7 @@ test("a minimal document gets every documented default", () => {
       reconnectMax: 60,
     },
     http: { host: "127.0.0.1", port: 8080, publicUrl: "https://up.example.org", requestTimeout: 30 },
-    database: { path: "/var/lib/up-gateway/gateway.db" },
+    database: { backend: "sqlite", path: "/var/lib/up-gateway/gateway.db" },
     push: {
       registrationTtl: 604800,
       defaultTtl: 86400,

@@ -7,6 +7,7 @@ import { dirname, join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { loadConfig } from "../../src/config.ts";
+import { sqlitePath } from "./_config.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const read = (file: string): string => readFileSync(join(ROOT, file), "utf8");
@@ -43,7 +44,7 @@ test("the systemd unit runs unprivileged, read-only except its state directory, 
   }
   assert.equal(u.get("MemoryDenyWriteExecute"), undefined, "V8 needs W+X memory");
   const state = `/var/lib/${u.get("StateDirectory")![0]}`;
-  assert.equal(dirname(loadConfig(join(ROOT, "config.example.toml")).database.path), state);
+  assert.equal(dirname(sqlitePath(loadConfig(join(ROOT, "config.example.toml")))), state);
 });
 
 /** Dockerfile instructions as [instruction, arguments], continuation lines joined. */
@@ -77,7 +78,7 @@ test("the Dockerfile builds in one stage and runs node dist/main.js as a non-roo
   assert.equal(users.length, 1);
   assert.doesNotMatch(users[0]!, /^(root|0)(:|$)/);
   assert.deepEqual(runtime.filter(([i]) => i === "VOLUME").map(([, a]) => a), ['["/var/lib/up-gateway"]']);
-  assert.equal(dirname(loadConfig(join(ROOT, "config.example.toml")).database.path), "/var/lib/up-gateway");
+  assert.equal(dirname(sqlitePath(loadConfig(join(ROOT, "config.example.toml")))), "/var/lib/up-gateway");
   const cmd = runtime.filter(([i]) => i === "CMD").map(([, a]) => JSON.parse(a) as string[]);
   assert.deepEqual(cmd, [["node", "dist/main.js", "--config", "/etc/up-gateway/config.toml"]]);
 });

@@ -33,7 +33,7 @@ export async function doctor(configFile: string, d: DoctorDeps): Promise<Check[]
   return [
     ok("config", `${configFile} is valid`),
     gatewayLine(base, gateway),
-    ...databaseChecks(config.database.path, d.disk),
+    ...(config.database.backend === "sqlite" ? databaseChecks(config.database.path, d.disk) : []),
     ...(await xmppChecks(config.xmpp, gateway, d.noLink === true)),
     ...configRules(config),
     publicUrlScheme(config.http.publicUrl),
