@@ -2,13 +2,14 @@
 // owns start() and stop(). The only module that knows all the others.
 import type { Config } from "./config.ts";
 import type { Logger } from "./log.ts";
-import { openDb, writeProbe, type Db } from "./store/db.ts";
 import { StoreHealth } from "./store/health.ts";
-import { RegistrationStore } from "./store/registrations.ts";
+import { tryWriteAsync, type FaultSink } from "./store/faults.ts";
+import type { Store } from "./store/store.ts";
+import { openSqliteStore } from "./store/sqlite/index.ts";
+import { openPgStoreWaiting } from "./store/pg/open.ts";
 import { Registry } from "./registry.ts";
 import { PresenceBook } from "./presence.ts";
 import { PushService } from "./push.ts";
-import { QueueStore } from "./store/queue.ts";
 import { Flusher } from "./queue-flush.ts";
 import { Settler } from "./settle.ts";
 import { BounceHandler } from "./bounce/handler.ts";
@@ -28,7 +29,7 @@ export interface AppDeps {
 
 export interface Gateway {
   readonly port: number;
-  readonly db: Db;
+  readonly store: Store;
   stop(): Promise<void>;
 }
 
@@ -38,21 +39,21 @@ const SWEEP_INTERVAL_MS = 60_000; // expired registrations linger at most a minu
 
 export async function start(config: Config, log: Logger, deps: AppDeps = {}): Promise<Gateway> {
   const now = deps.now ?? Date.now;
-  if (config.database.backend !== "sqlite") throw new Error("[database] url: not wired in yet");
-  const db = openDb(config.database.path);
-  // Metrics, queue and flusher are built below; these closures run only once a write fails or heals.
+  // Metrics, store and flusher are built below; these closures run only once a write fails or heals.
   const health = new StoreHealth({
-    probe: () => writeProbe(db, now()),
+    probe: () => store.probe(now()),
     log: log.child({ module: "store" }),
     onFault: (op) => metrics.countStoreFault(op),
     onRecovered: () => {
-      queue.retryRemovals(); // what was delivered while the store could not write
+      // what was delivered while the store could not write goes, then what waited for the store
+      void queue.retryRemovals().catch((err: unknown) => log.warn({ err }, "delivered messages could not be deleted yet; retried at the next sweep"));
       flusher.wakeAll(); // what waited for the store goes now, not at the next sweep
     },
   });
-  const store = new RegistrationStore(db);
+  const store = await openStore(config, health, log);
+  const queue = store.queue;
   const registry = new Registry({
-    store,
+    store: store.registrations,
     now,
     faults: health,
     mint: deps.mint ?? mintToken,
@@ -65,19 +66,18 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
   const presence = new PresenceBook();
   const endpointUrl = (token: string): string => `${config.http.publicUrl}/up/${token}`;
 
-  const queue = new QueueStore(db, health);
   // isOnline names the edge, built below: it runs only at scrape time.
   const metrics = new Metrics({
-    registrations: store.countLiveByDialect,
+    registrations: (at) => store.registrations.countLiveByDialect(at),
     isOnline: () => edge.online,
     now,
-    queueDepth: queue.depth,
+    queueDepth: () => queue.depth(),
     storeProblem: () => health.problem,
   });
   const bounces = new BounceHandler({
-    byBare: store.byBare,
+    byBare: (bare) => store.registrations.byBare(bare),
     revoke: (e) => registry.revoke(e),
-    setBounceSince: (id, since) => store.setBounceSince(id, since),
+    setBounceSince: (id, since) => store.registrations.setBounceSince(id, since),
     now,
     log: log.child({ module: "bounce" }),
     onBounce: (condition) => metrics.countBounce(condition),
@@ -104,8 +104,8 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
     onMoved: (reg) => flusher.wake(reg.id), // what waited for the old resource goes to the new one
   });
   const settler = new Settler({
-    remove: (row, registration) => void queue.remove(row, registration),
-    revoke: (endpoint) => void registry.revoke(endpoint),
+    remove: (row, registration) => void queue.remove(row, registration).catch(bug("deleting a delivered message")),
+    revoke: (endpoint) => void registry.revoke(endpoint).catch(bug("revoking an endpoint")),
     onFree: (id, failed) => flusher.freed(id, failed),
     log: log.child({ module: "settle" }),
   });
@@ -137,6 +137,10 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
   });
   presence.onAvailable((jid) => flusher.wakeJid(jid));
 
+  function bug(what: string): (err: unknown) => void {
+    return (err) => log.error({ err }, `${what} failed: a bug`);
+  }
+
   const http: HttpEdge = createHttpEdge({
     log: log.child({ module: "http" }),
     pushes,
@@ -144,7 +148,7 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
     isOnline: () => edge.online,
     publicUrl: config.http.publicUrl,
     messageId: mintMessageId,
-    cancel: (id) => queue.cancel(id, now()),
+    cancel: (id) => tryWriteAsync(health, "cancel", () => queue.cancel(id, now()), (r) => r === "cancelled").then((r) => r ?? "store-failed"),
     storeProblem: () => health.current(),
     requestTimeoutMs: config.http.requestTimeout * 1000,
     limiter: new RateLimiter({ rate: config.limits.endpointRate, burst: config.limits.endpointBurst }, now),
@@ -153,9 +157,10 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
   });
 
   const sweep = setInterval(() => {
-    bounces.sweep();
-    const n = registry.sweepExpired();
-    if (n > 0) log.info({ purged: n }, "expired registrations purged");
+    void bounces.sweep();
+    void registry.sweepExpired().then((n) => {
+      if (n > 0) log.info({ purged: n }, "expired registrations purged");
+    }, bug("purging expired registrations"));
   }, SWEEP_INTERVAL_MS);
   sweep.unref();
   flusher.start();
@@ -167,7 +172,7 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
 
   return {
     port,
-    db,
+    store,
     async stop() {
       clearInterval(sweep);
       health.stop();
@@ -184,9 +189,15 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
       if (!drained) log.info({ inflight: edge.inflight }, "stopping with push IQs unanswered: their stored copies are sent again after the restart");
       await edge.stop();
       await flushed;
-      bounces.sweep(); // notifications past their grace end their runs in the store before this memory goes
-      db.close();
+      await bounces.sweep(); // notifications past their grace end their runs in the store before this memory goes
+      await store.close();
       log.info("stopped");
     },
   };
+}
+
+/** The one place that picks the backend (src/store/store.ts). */
+async function openStore(config: Config, faults: FaultSink, log: Logger): Promise<Store> {
+  if (config.database.backend === "sqlite") return openSqliteStore(config.database.path, faults);
+  return openPgStoreWaiting(config.database.url, log.child({ module: "postgres" }));
 }

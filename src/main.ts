@@ -5,6 +5,7 @@ import { type Config, ConfigError, describeDatabase, loadConfig } from "./config
 import { createLogger } from "./log.ts";
 import { start } from "./app.ts";
 import { checkDb, DbOpenError } from "./store/db.ts";
+import { PgOpenError } from "./store/pg/open.ts";
 
 const USAGE = "usage: up-gateway --config FILE [--check-config]";
 
@@ -38,7 +39,7 @@ async function main(): Promise<number> {
     try {
       if (config.database.backend === "sqlite") checkDb(config.database.path);
     } catch (err) {
-      if (!(err instanceof DbOpenError)) throw err;
+      if (!(err instanceof DbOpenError) && !(err instanceof PgOpenError)) throw err;
       console.error(err.message);
       return 78;
     }

@@ -4,7 +4,8 @@
 // endpoint, a JID or a payload.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { PushOutcome } from "./outcomes.ts";
-import type { Dialect } from "./store/registrations.ts";
+import type { Dialect } from "./store/store.ts";
+import { isStoreFault } from "./store/faults.ts";
 
 export const DIALECT_LABEL: Record<Dialect, string> = { 1: "unifiedpush", 2: "conversations" };
 
@@ -13,10 +14,10 @@ const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
 
 export interface MetricsDeps {
   /** Live registrations per dialect at `now` (ms since the epoch). */
-  registrations: (now: number) => Record<Dialect, number>;
+  registrations: (now: number) => Promise<Record<Dialect, number>>;
   isOnline: () => boolean;
   /** Messages waiting in the store-and-forward queue; absent until a queue is wired. */
-  queueDepth?: () => number;
+  queueDepth?: () => Promise<number>;
   /** Why the store cannot write, undefined while it can (src/store/health.ts). */
   storeProblem?: () => string | undefined;
   now?: () => number; // ms since the epoch, for expiry
@@ -78,17 +79,18 @@ export class Metrics {
       help: "Live registrations by dialect",
       labelNames: ["dialect"],
       registers,
-      collect() {
-        const counts = d.registrations(now());
-        for (const dialect of [1, 2] as const) this.set({ dialect: DIALECT_LABEL[dialect] }, counts[dialect]);
+      async collect() {
+        const counts = await lastKnown(d.registrations(now()));
+        if (counts) for (const dialect of [1, 2] as const) this.set({ dialect: DIALECT_LABEL[dialect] }, counts[dialect]);
       },
     });
     new Gauge({
       name: "up_gateway_queue_depth",
       help: "Messages stored for distributors that are away",
       registers,
-      collect() {
-        this.set(d.queueDepth?.() ?? 0);
+      async collect() {
+        const depth = d.queueDepth ? await lastKnown(d.queueDepth()) : 0;
+        if (depth !== undefined) this.set(depth);
       },
     });
     new Gauge({
@@ -136,5 +138,15 @@ export class Metrics {
   /** The Prometheus text exposition. */
   async render(): Promise<{ contentType: string; body: string }> {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}
+
+/** A gauge read from a store that cannot answer now keeps its last value (up_gateway_store_writable says why). */
+async function lastKnown<T>(p: Promise<T>): Promise<T | undefined> {
+  try {
+    return await p;
+  } catch (err) {
+    if (isStoreFault(err)) return undefined;
+    throw err;
   }
 }

@@ -4,12 +4,11 @@ import type { Element } from "@xmpp/xml";
 import type { Logger } from "./log.ts";
 import type { Registry } from "./registry.ts";
 import type { PresenceBook } from "./presence.ts";
-import type { Registration } from "./store/registrations.ts";
-import type { EnqueueResult, QueueStore } from "./store/queue.ts";
+import type { EnqueueResult, Queue, Registration } from "./store/store.ts";
 import { classifyAnswer, RETRY_AFTER, type IqAnswer, type PushOutcome, type Verdict } from "./outcomes.ts";
 import { afterTemporary, keptTtl, planPush, QUEUE_FULL_RETRY_AFTER, type QueuePolicy } from "./queue.ts";
 import { ownJidUnavailable } from "./follow/rule.ts";
-import { isStoreFault, type FaultSink } from "./store/faults.ts";
+import { isStoreFault, tryWriteAsync, type FaultSink } from "./store/faults.ts";
 import { notification } from "./stanzas/dialect1.ts";
 import { pushIq } from "./stanzas/dialect2.ts";
 import type { Copy, Settler } from "./settle.ts";
@@ -46,7 +45,7 @@ export interface PushServiceDeps {
   registry: Registry;
   presence: PresenceBook;
   transport: Transport;
-  queue: QueueStore;
+  queue: Pick<Queue, "enqueue" | "hasWaiting">;
   policy: QueuePolicy;
   now: () => number; // ms
   log: Logger;
@@ -76,7 +75,7 @@ export class PushService {
     let reg: Registration | undefined;
     let outcome: PushOutcome;
     try {
-      reg = this.d.registry.lookup(endpoint);
+      reg = await this.d.registry.lookup(endpoint);
       outcome = reg ? await this.relay(reg, msg) : { kind: "gone" };
     } catch (err) {
       // a store that cannot be read (I/O error, corruption, a lock held too long) is trouble for now, not a bug: 503
@@ -92,8 +91,8 @@ export class PushService {
   async relay(reg: Registration, msg: PushMessage): Promise<PushOutcome> {
     if (reg.dialect === 1) return this.relay1(reg, msg);
     const ttl = keptTtl(msg.ttl, this.d.policy);
-    const plan = planPush(ttl, this.d.queue.hasWaiting(reg.id, this.d.now()));
-    if (plan === "queue") return this.enqueue(reg, msg, ttl, false);
+    const plan = planPush(ttl, await this.d.queue.hasWaiting(reg.id, this.d.now()));
+    if (plan === "queue") return this.stored(reg, await this.store(reg, msg, ttl), ttl, false);
     if (plan === "refuse") return { kind: "unavailable", retryAfter: RETRY_AFTER.offline };
     return this.send(reg, msg, ttl);
   }
@@ -102,8 +101,9 @@ export class PushService {
    * Sends now and answers within answer_within (PROTOCOL.md, "Answer time and
    * exactly once"). An answer in time decides as before. Without one, the
    * message is stored (TTL > 0) and held for its IQ, which runs on to its
-   * timeout and beyond (src/settle.ts): the store write and the 201 are one
-   * synchronous step, so whatever the IQ hears later finds the copy stored.
+   * timeout and beyond (src/settle.ts). The copy is held as soon as its
+   * write returns and before the 201, and the IQ's answer is handed to the
+   * settler only then, so whatever it says finds the copy stored.
    */
   private async send(reg: Registration, msg: PushMessage, ttl: number): Promise<PushOutcome> {
     let copy: Copy = { registration: reg.id, endpoint: reg.endpoint };
@@ -113,13 +113,13 @@ export class PushService {
       if (early.verdict === "delivered") return { kind: "delivered" };
       if (early.verdict === "gone") return { kind: "gone" };
       if (afterTemporary(ttl) === "refuse") return { kind: "unavailable", retryAfter: early.retryAfter };
-      const r = this.store(reg, msg, ttl);
+      const r = await this.store(reg, msg, ttl);
       if (r.ok) copy = { ...copy, row: r.id }; // not held; after a link drop the old IQ's late result still deletes it
       return this.stored(reg, r, ttl, true);
     }
     let outcome: PushOutcome = { kind: "sent" }; // RFC 8030 §5.2: TTL 0 may not wait; the IQ is out
     if (ttl > 0) {
-      const r = this.store(reg, msg, ttl);
+      const r = await this.store(reg, msg, ttl);
       if (r.ok) copy = this.d.settler.hold({ ...copy, row: r.id });
       // full: 429 rather than a 201 for a message we could not keep; the sender's retry may duplicate, never lose
       outcome = r.ok ? { kind: "queued", ttl } : notStored(r.reason);
@@ -140,7 +140,7 @@ export class PushService {
     const verdict = classifyAnswer(answer);
     if (verdict === "gone") {
       this.d.log.info({ reg: reg.id, condition: (answer as { condition?: string }).condition }, "distributor says the app is gone: endpoint revoked");
-      this.d.registry.revoke(reg.endpoint); // its queue goes with it (ON DELETE CASCADE)
+      await this.d.registry.revoke(reg.endpoint); // its queue goes with it (ON DELETE CASCADE)
     } else if (verdict === "temporary") {
       this.d.log.debug({ reg: reg.id, answer: answer.kind }, "push failed temporarily");
       if (ownJidUnavailable(answer) && (await this.d.follow?.(reg, payload, late))) return FOLLOWED;
@@ -160,26 +160,23 @@ export class PushService {
     return t.request(pushIq(t.domain, jid, t.nextId(), { application: reg.application!, instance: reg.instance! }, payload), timeoutMs, heard);
   };
 
-  /**
-   * Stores the message; the bound check, the Topic replacement and the insert
-   * are one transaction, and its result is the answer. A replacement takes
-   * the new place at the back rather than the old one's: the old row may be
-   * in flight right now, and the flusher deletes by row id after the IQ
-   * result, so rewriting that row in place could lose the new payload.
-   */
-  private enqueue(reg: Registration, msg: PushMessage, ttl: number, failed: boolean): PushOutcome {
-    return this.stored(reg, this.store(reg, msg, ttl), ttl, failed);
-  }
-
   private stored(reg: Registration, r: EnqueueResult, ttl: number, failed: boolean): PushOutcome {
     if (!r.ok) return notStored(r.reason);
     this.d.onQueued?.(reg.id, failed);
     return { kind: "queued", ttl };
   }
 
-  private store(reg: Registration, msg: PushMessage, ttl: number): EnqueueResult {
+  /**
+   * Stores the message; the bound check, the Topic replacement and the insert
+   * are one transaction, and its result is the answer. A replacement takes
+   * the new place at the back rather than the old one's: the old row may be
+   * in flight right now, and the flusher deletes by row id after the IQ
+   * result, so rewriting that row in place could lose the new payload.
+   * A store that cannot write is `store-failed` (503), never a throw.
+   */
+  private async store(reg: Registration, msg: PushMessage, ttl: number): Promise<EnqueueResult> {
     const now = this.d.now();
-    return this.d.queue.enqueue(
+    const r = await tryWriteAsync(this.d.faults, "enqueue", () => this.d.queue.enqueue(
       {
         registration: reg.id,
         payload: msg.payload,
@@ -193,7 +190,8 @@ export class PushService {
         expires_at: now + ttl * 1000,
       },
       this.d.policy.maxPerRegistration,
-    );
+    ));
+    return r ?? { ok: false, reason: "store-failed" };
   }
 
   /** Dialect 1 has no acknowledgement: the XMPP server's offline storage takes over from here. */

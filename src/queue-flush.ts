@@ -10,20 +10,20 @@ import type { Logger } from "./log.ts";
 import type { IqAnswer } from "./outcomes.ts";
 import type { Attempt } from "./push.ts";
 import type { Settler } from "./settle.ts";
-import type { Registration } from "./store/registrations.ts";
-import type { QueueStore } from "./store/queue.ts";
+import type { Queue, Registration } from "./store/store.ts";
+import { isStoreFault } from "./store/faults.ts";
 import { bareJid } from "./jid.ts";
 import { backoffMs } from "./backoff.ts";
 import { MAX_PARALLEL_FLUSHES, RETRY_MAX_MS } from "./queue.ts";
 
 export interface FlusherDeps {
-  queue: QueueStore;
+  queue: Pick<Queue, "head" | "expire" | "waiting" | "waitingFor">;
   /** One push IQ; revokes the registration itself when the app is gone. */
   attempt: (reg: Registration, payload: Buffer, late?: (a: IqAnswer) => void) => Promise<Attempt>;
   /** Holds copies whose IQ may still be answered; its onFree should call queued(). */
   settler: Settler;
   /** A live registration by endpoint; expired ones are undefined. */
-  lookup: (endpoint: string) => Registration | undefined;
+  lookup: (endpoint: string) => Promise<Registration | undefined>;
   now: () => number; // ms
   log: Logger;
   sweepMs: number; // expiry sweep and retry tick; also the first retry delay
@@ -43,7 +43,7 @@ export class Flusher {
   constructor(private readonly d: FlusherDeps) {}
 
   start(): void {
-    this.timer = setInterval(() => this.sweep(), this.d.sweepMs);
+    this.timer = setInterval(() => void this.sweep().catch((err: unknown) => this.d.log.error({ err }, "queue sweep failed")), this.d.sweepMs);
     this.timer.unref();
   }
 
@@ -92,13 +92,17 @@ export class Flusher {
    * JID, since a device may be back under a new resource (src/follow/).
    */
   wakeJid(jid: string): void {
-    for (const id of this.d.queue.waitingFor(bareJid(jid), this.d.now())) this.wake(id);
+    void this.read("wake", () => this.d.queue.waitingFor(bareJid(jid), this.d.now())).then((ids) => {
+      for (const id of ids ?? []) this.wake(id);
+    });
   }
 
   /** Component link up, which includes gateway start: whoever is online gets their queue. */
   wakeAll(): void {
     this.retry.clear();
-    for (const id of this.d.queue.waiting(this.d.now())) this.begin(id, true);
+    void this.read("wake", () => this.d.queue.waiting(this.d.now())).then((ids) => {
+      for (const id of ids ?? []) this.begin(id, true);
+    });
   }
 
   get flushing(): number {
@@ -106,14 +110,27 @@ export class Flusher {
   }
 
   /** Drops messages past their TTL and retries registrations whose delay is over. */
-  sweep(): void {
+  async sweep(): Promise<void> {
     if (this.stopping) return;
     const now = this.d.now();
-    const expired = this.d.queue.expire(now);
-    if (expired > 0) this.d.log.info({ expired }, "queued messages expired undelivered");
-    const live = new Set(this.d.queue.waiting(now));
+    const expired = await this.read("expire", () => this.d.queue.expire(now));
+    if ((expired ?? 0) > 0) this.d.log.info({ expired }, "queued messages expired undelivered");
+    const waiting = await this.read("sweep", () => this.d.queue.waiting(now));
+    if (waiting === undefined || this.stopping) return;
+    const live = new Set(waiting);
     for (const id of this.retry.keys()) if (!live.has(id)) this.retry.delete(id);
     for (const id of live) this.kick(id);
+  }
+
+  /** A store that cannot answer now: the next sweep tries again (the store's health is told by its own writes and probe). */
+  private async read<T>(what: string, q: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await q();
+    } catch (err) {
+      if (!isStoreFault(err)) throw err;
+      this.d.log.debug({ what, code: err.code }, "queue: the store cannot answer now; the next sweep retries");
+      return undefined;
+    }
   }
 
   private kick(registration: number): void {
@@ -156,14 +173,14 @@ export class Flusher {
     try {
       for (;;) {
         if (this.stopping) return;
-        const head = this.d.queue.head(registration, this.d.now());
+        const head = await this.read("head", () => this.d.queue.head(registration, this.d.now()));
         if (!head) {
           this.retry.delete(registration);
           return;
         }
         // Its IQ may still be answered: that answer settles it and frees the queue (onFree).
         if (this.d.settler.held(head.id)) return;
-        const reg = this.d.lookup(head.endpoint);
+        const reg = await this.read("lookup", () => this.d.lookup(head.endpoint));
         if (!reg) return; // expired: the registration sweep drops it with its queue
         const copy = { registration, endpoint: head.endpoint, row: head.id };
         const t = await this.d.settler.track(copy, (late) => this.d.attempt(reg, head.payload, late));

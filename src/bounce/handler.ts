@@ -26,10 +26,10 @@ export function parseBounce(message: Element): Bounce | undefined {
 }
 
 export interface BounceDeps {
-  byBare: (bare: string) => Registration[];
-  revoke: (endpoint: string) => boolean;
+  byBare: (bare: string) => Promise<Registration[]>;
+  revoke: (endpoint: string) => Promise<boolean>;
   /** Stores when the registration's run of bounces began (null: it ended). */
-  setBounceSince: (id: number, since: number | null) => void;
+  setBounceSince: (id: number, since: number | null) => Promise<void>;
   now: () => number; // ms
   log: Logger;
   /** Every bounce, by its stanza error condition (for /metrics). */
@@ -56,7 +56,11 @@ export class BounceHandler {
     if (reg.bounce_since !== null && !this.runs.has(reg.id)) this.track(reg.id, -Infinity);
   };
 
-  handle = (message: Element): void => {
+  /** Never rejects: a store that cannot answer loses this bounce's word (the run goes on with the next one). */
+  handle = (message: Element): Promise<void> =>
+    this.judge(message).catch((err: unknown) => this.d.log.warn({ err }, "could not judge a bounce: the store did not answer"));
+
+  private async judge(message: Element): Promise<void> {
     const b = parseBounce(message);
     if (!b) return;
     this.bounced++;
@@ -64,29 +68,29 @@ export class BounceHandler {
     // never the payload; the JID only at debug
     this.d.log.debug({ condition: b.condition }, "notification bounced by the XMPP server");
     const now = this.d.now();
-    this.sweep(now); // what went unbounced meanwhile ends runs before this bounce is judged
+    await this.sweep(now); // what went unbounced meanwhile ends runs before this bounce is judged
     const n = b.id === undefined ? undefined : this.outstanding.take(b.id);
     // Only the account it went to may bounce it: ids alone are guessable.
     if (!n || bareJid(n.jid) !== bareJid(b.jid)) return;
     // Settled whatever the condition (ejabberd's resource-constraint too): it was not delivered.
     if (!DEAD_CONDITIONS.has(b.condition)) return;
-    const reg = this.d.byBare(bareJid(n.jid)).find((r) => r.id === n.reg && r.dialect === 1);
+    const reg = (await this.d.byBare(bareJid(n.jid))).find((r) => r.id === n.reg && r.dialect === 1);
     if (!reg) return;
     this.track(reg.id, Math.max(this.runs.get(reg.id) ?? -Infinity, n.at));
     const run = judgeBounce(reg.bounce_since, now);
     if (run.revoke) {
       this.runs.delete(reg.id);
-      if (this.d.revoke(reg.endpoint)) {
+      if (await this.d.revoke(reg.endpoint)) {
         this.revoked++;
         this.d.log.info({ reg: reg.id, condition: b.condition }, "every notification bounced for 7 days: endpoint revoked");
       }
     } else if (run.since !== reg.bounce_since) {
-      this.d.setBounceSince(reg.id, run.since);
+      await this.d.setBounceSince(reg.id, run.since);
     }
-  };
+  }
 
   /** On a timer (app.ts) and before each bounce: notifications past their grace were delivered, and end their runs. */
-  sweep = (now: number = this.d.now()): void => {
+  sweep = async (now: number = this.d.now()): Promise<void> => {
     for (const n of this.outstanding.expired(now, this.graceMs)) {
       const lastBounced = this.runs.get(n.reg);
       if (lastBounced === undefined || n.at <= lastBounced) continue; // not in a run, or sent before what bounced
@@ -95,7 +99,7 @@ export class BounceHandler {
     }
     for (const id of this.toEnd) {
       try {
-        this.d.setBounceSince(id, null);
+        await this.d.setBounceSince(id, null);
         this.toEnd.delete(id);
         this.d.log.debug({ reg: id }, "a notification was not bounced: the run of bounces ended");
       } catch (err) {

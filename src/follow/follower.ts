@@ -17,7 +17,7 @@ export interface FollowerDeps {
   /** The one push IQ (PushService.pushTo). */
   pushTo: PushTo;
   /** Stores the registration's new full JID if it still has `reg.jid`; false when it changed meanwhile. */
-  move: (reg: Registration, jid: string) => boolean;
+  move: (reg: Registration, jid: string) => Promise<boolean>;
   /** What one follow may take in all (the [push] timeout an IQ to the own JID would have had). */
   budgetMs: number;
   log: Logger;
@@ -47,7 +47,7 @@ export class DeviceFollower {
       const answer = await this.d.pushTo(reg, jid, payload, Math.min(CANDIDATE_TIMEOUT_MS, left), (a) => this.heardLate(reg, jid, a, late));
       const verdict = judgeCandidate(answer);
       if (verdict === "moved") {
-        this.moved(reg, jid);
+        await this.moved(reg, jid);
         return true;
       }
       if (verdict === "not-this-device") p.refused(jid, reg.id);
@@ -62,12 +62,11 @@ export class DeviceFollower {
   /** After a candidate's timeout: a `result` is the device after all. Nothing else it says may touch the registration or its copy. */
   private heardLate(reg: Registration, jid: string, a: IqAnswer, late: ((a: IqAnswer) => void) | undefined): void {
     if (judgeCandidate(a) !== "moved") return;
-    this.moved(reg, jid);
-    late?.(a);
+    void this.moved(reg, jid).then(() => late?.(a));
   }
 
-  private moved(reg: Registration, jid: string): void {
-    if (!this.d.move(reg, jid)) return; // moved meanwhile (another answer, a re-registration): that one stands
+  private async moved(reg: Registration, jid: string): Promise<void> {
+    if (!(await this.d.move(reg, jid))) return; // moved meanwhile (another answer, a re-registration): that one stands
     this.d.log.info({ reg: reg.id }, "registration followed its device to a new resource");
     this.d.onMoved?.({ ...reg, jid });
   }

@@ -7,13 +7,13 @@ import { otherMethods, reply } from "./reply.ts";
 import { cancelAnswer, type CancelOutcome } from "./status.ts";
 
 export interface MessageRouteDeps {
-  cancel: (id: string) => Exclude<CancelOutcome, "not-ours">;
+  cancel: (id: string) => Promise<Exclude<CancelOutcome, "not-ours">>;
 }
 
 export function messageRoutes(router: Router, d: MessageRouteDeps): void {
-  router.delete("/message/:id", (ctx) => {
+  router.delete("/message/:id", async (ctx) => {
     const id = ctx.params.id!;
-    reply(ctx, cancelAnswer(isMessageIdShaped(id) ? d.cancel(id) : "not-ours"));
+    reply(ctx, cancelAnswer(isMessageIdShaped(id) ? await d.cancel(id) : "not-ours"));
   });
 
   // Only the distributor ever reads a message; GET says nothing about whether one is stored.

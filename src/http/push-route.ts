@@ -16,7 +16,8 @@ export const CORS = {
 const ALLOW = "POST, GET, HEAD, OPTIONS";
 
 export interface PushRouteDeps {
-  isLive: (endpoint: string) => boolean;
+  /** Never rejects: a store that cannot answer counts as live (a 404 would make the sender drop a subscription that may be fine). */
+  isLive: (endpoint: string) => Promise<boolean>;
 }
 
 export function pushRoutes(router: Router, d: PushRouteDeps): void {
@@ -25,10 +26,10 @@ export function pushRoutes(router: Router, d: PushRouteDeps): void {
     ctx.status = 204;
   });
 
-  router.get("/up/:token", (ctx) => {
+  router.get("/up/:token", async (ctx) => {
     ctx.set(CORS);
     const token = ctx.params.token!;
-    if (!isTokenShaped(token) || !d.isLive(token)) return reply(ctx, httpAnswer({ kind: "gone" }));
+    if (!isTokenShaped(token) || !(await d.isLive(token))) return reply(ctx, httpAnswer({ kind: "gone" }));
     ctx.body = { unifiedpush: { version: 1 } };
   });
 

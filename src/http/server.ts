@@ -8,7 +8,8 @@ import Router from "@koa/router";
 import type { Logger } from "../log.ts";
 import type { PushOutcome } from "../outcomes.ts";
 import type { Take } from "../ratelimit.ts";
-import type { Registration } from "../store/registrations.ts";
+import type { Registration } from "../store/store.ts";
+import { isStoreFault } from "../store/faults.ts";
 import { deliverer, type DeliverDeps } from "./deliver.ts";
 import { matrixNotFound, matrixRoutes, type MatrixRouteDeps } from "./matrix-route.ts";
 import { messageRoutes, type MessageRouteDeps } from "./message-route.ts";
@@ -27,14 +28,14 @@ export interface HttpMetrics {
 export interface HttpDeps {
   log: Logger;
   pushes: DeliverDeps["pushes"];
-  registry: { lookup(endpoint: string): Registration | undefined };
+  registry: { lookup(endpoint: string): Promise<Registration | undefined> };
   isOnline: () => boolean;
   publicUrl: string;
   messageId: () => string;
   /** DELETE on a 201's Location. */
   cancel: MessageRouteDeps["cancel"];
   /** Why the store cannot write now (probing if it has not heard lately); undefined while it can. */
-  storeProblem: () => string | undefined;
+  storeProblem: () => Promise<string | undefined>;
   /** ms within which a request's headers and body must have arrived, else 408 ([http] request_timeout). */
   requestTimeoutMs: number;
   limiter?: { take(key: string): Take };
@@ -46,11 +47,18 @@ export interface HttpDeps {
 function createApp(d: HttpDeps, deliver: ReturnType<typeof deliverer>): Koa {
   const app = new Koa();
   const router = new Router();
-  const isLive = (endpoint: string): boolean => d.registry.lookup(endpoint) !== undefined;
+  const isLive = (endpoint: string): Promise<boolean> =>
+    d.registry.lookup(endpoint).then(
+      (reg) => reg !== undefined,
+      (err: unknown) => {
+        if (isStoreFault(err)) return true;
+        throw err;
+      },
+    );
 
-  router.get("/healthz", (ctx) => {
+  router.get("/healthz", async (ctx) => {
     const online = d.isOnline();
-    const store = d.storeProblem();
+    const store = await d.storeProblem();
     ctx.status = online && store === undefined ? 200 : 503;
     ctx.body = { xmpp: online ? "online" : "offline", store: store ?? "ok" };
   });

@@ -1,7 +1,10 @@
-// Which SQLite errors mean "the store cannot write now" (a sick disk, a
-// read-only remount, a full file system) rather than a bug. Those become
-// outcomes (503, a stanza error of type wait), never a 500.
-// Result codes: https://www.sqlite.org/rescode.html
+// Which store errors mean "the store cannot write now" rather than a bug:
+// for SQLite a sick disk, a read-only remount, a full file system; for
+// PostgreSQL a server that is down, restarting, unreachable or out of
+// resources. Those become outcomes (503, a stanza error of type wait), never
+// a 500, and never a crash.
+// SQLite result codes: https://www.sqlite.org/rescode.html
+// PostgreSQL SQLSTATE classes: https://www.postgresql.org/docs/15/errcodes-appendix.html
 
 const WRITE_FAULTS = [
   "SQLITE_READONLY", // read-only file or remount (and SQLITE_READONLY_*)
@@ -17,9 +20,22 @@ const WRITE_FAULTS = [
   "SQLITE_NOTADB", // the file was replaced under us
 ];
 
+/** SQLSTATE classes and codes: connection exception, insufficient resources, operator intervention (shutdown, restart), read-only transaction, disk full. */
+const PG_FAULT_STATES = /^(08|53|57P0[1-4]|57014|25006|58030)/;
+/** The network under a PostgreSQL connection. */
+const NET_FAULTS = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN"]);
+/** What node-postgres throws without a code when the server vanishes or stops answering. */
+const PG_CLIENT_FAULTS = /Connection terminated|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error|Connection ended|connection is not open/i;
+
 export function isStoreFault(err: unknown): err is Error & { code: string } {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === "string" && WRITE_FAULTS.some((f) => code === f || code.startsWith(`${f}_`));
+  if (!(err instanceof Error)) return false;
+  const e = err as Error & { code?: unknown };
+  let code = e.code;
+  if (typeof code !== "string" && PG_CLIENT_FAULTS.test(e.message)) {
+    e.code = code = "PG_UNREACHABLE"; // so every fault carries a code to log and count
+  }
+  if (typeof code !== "string") return false;
+  return WRITE_FAULTS.some((f) => code === f || code.startsWith(`${f}_`)) || PG_FAULT_STATES.test(code) || NET_FAULTS.has(code) || code === "PG_UNREACHABLE";
 }
 
 /**
@@ -36,6 +52,19 @@ export type FaultSink = { fault(op: string, err: Error & { code: string }): void
  * anything else is a bug and throws. `changed` says whether a result means
  * rows changed (a zero-row DELETE is no word on the store's health).
  */
+/** tryWrite for an asynchronous store (src/store/store.ts). */
+export async function tryWriteAsync<T>(sink: FaultSink | undefined, op: string, write: () => Promise<T>, changed: (r: T) => boolean = () => true): Promise<T | undefined> {
+  try {
+    const r = await write();
+    if (changed(r)) sink?.wrote();
+    return r;
+  } catch (err) {
+    if (!isStoreFault(err)) throw err;
+    sink?.fault(op, err);
+    return undefined;
+  }
+}
+
 export function tryWrite<T>(sink: FaultSink | undefined, op: string, write: () => T, changed: (r: T) => boolean = () => true): T | undefined {
   try {
     const r = write();

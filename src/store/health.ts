@@ -13,8 +13,8 @@ const PROBE_MS = 5000; // a failing store is noticed, and a healed one trusted a
 const FRESH_MS = 1000; // /healthz probes unless it heard this recently
 
 export interface StoreHealthDeps {
-  /** One small write that changes a row (db.ts writeProbe); throws what SQLite throws. */
-  probe: () => void;
+  /** One small write that changes a row (Store.probe); throws what the store throws. */
+  probe: () => Promise<void>;
   log: Logger;
   now?: () => number; // ms
   onFault?: (op: string) => void;
@@ -26,6 +26,7 @@ export class StoreHealth implements FaultSink {
   private failing: { reason: string; since: number; count: number } | undefined;
   private lastWord = 0;
   private timer: NodeJS.Timeout | undefined;
+  private checking: Promise<boolean> | undefined; // one probe at a time, however many /healthz requests wait on it
   private readonly now: () => number;
 
   constructor(private readonly d: StoreHealthDeps) {
@@ -58,9 +59,9 @@ export class StoreHealth implements FaultSink {
    * process holds the lock past the probe's short busy timeout) says nothing
    * either way. A fault that is not a store fault is a bug: it throws.
    */
-  check(): boolean {
+  async check(): Promise<boolean> {
     try {
-      this.d.probe();
+      await this.d.probe();
     } catch (err) {
       if (!isStoreFault(err)) throw err;
       if (err.code.startsWith("SQLITE_BUSY")) {
@@ -77,20 +78,16 @@ export class StoreHealth implements FaultSink {
   }
 
   /** For /healthz: the latest word, probing first when it is stale. */
-  current(): string | undefined {
-    if (this.now() - this.lastWord >= FRESH_MS) this.check();
+  async current(): Promise<string | undefined> {
+    if (this.now() - this.lastWord >= FRESH_MS) await (this.checking ??= this.check().finally(() => (this.checking = undefined)));
     return this.problem;
   }
 
   start(): void {
     this.timer = setInterval(() => {
       if (!this.failing && this.now() - this.lastWord < PROBE_MS / 2) return;
-      try {
-        this.check();
-      } catch (err) {
-        // a bug in the probe must not kill the process from a timer
-        this.d.log.error({ err }, "store probe failed");
-      }
+      // a bug in the probe must not kill the process from a timer
+      void this.check().catch((err: unknown) => this.d.log.error({ err }, "store probe failed"));
     }, PROBE_MS);
     this.timer.unref();
   }

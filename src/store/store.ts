@@ -101,10 +101,15 @@ export interface Queue {
   head(registration: number, now: number): Promise<Head | undefined>;
   /**
    * After the distributor's IQ result, and only then. False when it was
-   * already gone. SQLite: while the store cannot write, true and remembered
-   * (head skips it, the delete is retried once the store writes: queue.ts).
+   * already gone. With `registration`, only a row of that registration goes.
+   * While the store cannot write: true and remembered (head skips it, the
+   * delete is retried once the store writes: queue.ts, pg/queue.ts).
    */
-  remove(id: number): Promise<boolean>;
+  remove(id: number, registration?: number): Promise<boolean>;
+  /** DELETE on a 201's Location (RFC 8030 §6.2): `gone` when not stored (any more). */
+  cancel(publicId: string, now: number): Promise<"cancelled" | "gone" | "store-failed">;
+  /** Deletes what was delivered while the store could not write (after the store heals). */
+  retryRemovals(): Promise<void>;
   /** Drops messages whose expiry is at or before `now`; returns how many. */
   expire(now: number): Promise<number>;
   /** Registrations with live messages (no order promised). */
@@ -119,6 +124,8 @@ export interface Store {
   readonly backend: "sqlite" | "postgres";
   readonly registrations: Registrations;
   readonly queue: Queue;
+  /** One small write that proves the store writes (src/store/health.ts); throws what the store throws. */
+  probe(now: number): Promise<void>;
   /** Ends every connection; nothing may be called afterwards. */
   close(): Promise<void>;
 }

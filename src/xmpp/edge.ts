@@ -177,7 +177,8 @@ export class XmppEdge implements Transport {
       if (ctx.type === "result" || ctx.type === "error") return void this.caller.settle(stanza);
       const handler = this.d.handlers.get(`${ctx.type} ${ctx.element.attrs.xmlns} ${ctx.element.name}`);
       if (!handler) return undefined; // xmpp.js answers service-unavailable
-      return toLibraryReply(ctx.element, handler(stanza.attrs.from!, ctx.element));
+      // xmpp.js awaits a returned promise before it answers
+      return Promise.resolve(handler(stanza.attrs.from!, ctx.element)).then((reply) => toLibraryReply(ctx.element, reply));
     }
     if (ctx.name === "presence") {
       const from = stanza.attrs.from!;
@@ -196,7 +197,7 @@ export class XmppEdge implements Transport {
  * (`<register><error>text</error></register>`) next to the error, so we rewrite
  * the echoed child in place.
  */
-function toLibraryReply(request: Element, reply: ReturnType<IqHandler>): unknown {
+function toLibraryReply(request: Element, reply: Awaited<ReturnType<IqHandler>>): unknown {
   if ("result" in reply) return reply.result ?? true;
   if (reply.payload) {
     request.attrs = { ...reply.payload.attrs };

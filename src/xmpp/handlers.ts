@@ -11,7 +11,8 @@ import { NS_CONV, NS_DISCO_INFO, NS_PING, NS_UP } from "../stanzas/ns.ts";
 /** A result (with an optional payload) or an error: the error's siblings go into the reply too. */
 export type IqReply = { result: Element | null } | { error: Element; payload?: Element };
 
-export type IqHandler = (from: string, child: Element) => IqReply;
+/** May answer later (the store is asynchronous); xmpp.js awaits the reply. */
+export type IqHandler = (from: string, child: Element) => IqReply | Promise<IqReply>;
 
 /** Registry refusals on the wire (RFC 6120 §8.3.3). */
 const REFUSAL: Record<Refusal["reason"], [ErrorType, string]> = {
@@ -36,26 +37,26 @@ export function iqHandlers(d: HandlerDeps): Map<string, IqHandler> {
     return { error: error!, payload };
   };
 
-  const register1: IqHandler = (from, child) => {
+  const register1: IqHandler = async (from, child) => {
     const t = parseToken(child);
     if ("error" in t) return refuse1("register", { ok: false, reason: "bad-request", text: t.error });
-    const r = d.registry.register1(from, t.token);
+    const r = await d.registry.register1(from, t.token);
     if (!r.ok) return refuse1("register", r);
     d.onRegistered?.(r);
     return { result: registered1(d.endpointUrl(r.reg.endpoint)) };
   };
 
-  const unregister1: IqHandler = (from, child) => {
+  const unregister1: IqHandler = async (from, child) => {
     const t = parseToken(child);
     if ("error" in t) return refuse1("unregister", { ok: false, reason: "bad-request", text: t.error });
-    const r = d.registry.unregister1(from, t.token);
+    const r = await d.registry.unregister1(from, t.token);
     return r.ok ? { result: unregistered1() } : refuse1("unregister", r);
   };
 
-  const register2: IqHandler = (from, child) => {
+  const register2: IqHandler = async (from, child) => {
     const p = parseRegister2(child);
     if ("error" in p) return { error: stanzaError("modify", "bad-request", p.error) };
-    const r = d.registry.register2(from, p.application, p.instance);
+    const r = await d.registry.register2(from, p.application, p.instance);
     if (!r.ok) return { error: stanzaError(...REFUSAL[r.reason], r.text) };
     d.onRegistered?.(r);
     return { result: registered2(d.endpointUrl(r.reg.endpoint), r.reg.expires_at!) };

@@ -2,8 +2,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { openDb, type Db } from "../../src/store/db.ts";
-import { RegistrationStore } from "../../src/store/registrations.ts";
+import type { Db } from "../../src/store/db.ts";
+import type { RegistrationStore } from "../../src/store/registrations.ts";
+import type { QueueStore } from "../../src/store/queue.ts";
+import { openSqliteStore, type SqliteStore } from "../../src/store/sqlite/index.ts";
+import type { FaultSink } from "../../src/store/faults.ts";
 import { Registry, type RegistryOptions } from "../../src/registry.ts";
 
 export const T0 = Date.UTC(2026, 0, 15, 12, 0, 0);
@@ -12,7 +15,11 @@ export interface Fixture {
   dir: string;
   path: string;
   db: Db;
+  /** The async store the gateway's parts take. */
+  sqlite: SqliteStore;
+  /** Its synchronous classes, for reading back what a step wrote. */
   store: RegistrationStore;
+  queue: QueueStore;
   registry: Registry;
   clock: { t: number };
   minted: string[];
@@ -23,11 +30,12 @@ export function tempDir(): string {
   return mkdtempSync(join(tmpdir(), "up-gateway-unit-"));
 }
 
-export function fixture(options: Partial<RegistryOptions> = {}): Fixture {
+export function fixture(options: Partial<RegistryOptions> = {}, faults?: FaultSink): Fixture {
   const dir = tempDir();
   const path = join(dir, "gateway.db");
-  const db = openDb(path);
-  const store = new RegistrationStore(db);
+  const sqlite = openSqliteStore(path, faults);
+  const { db } = sqlite;
+  const { registrations: store, queue } = sqlite.sync;
   const clock = { t: T0 };
   const minted: string[] = [];
   const mint = (): string => {
@@ -36,13 +44,14 @@ export function fixture(options: Partial<RegistryOptions> = {}): Fixture {
     return token;
   };
   const registry = new Registry({
-    store,
+    store: sqlite.registrations,
+    ...(faults && { faults }),
     now: () => clock.t,
     mint,
     options: { registrationTtl: 7 * 86400, allowedDomains: [], maxRegistrationsPerJid: 100, ...options },
   });
   return {
-    dir, path, db, store, registry, clock, minted,
+    dir, path, db, sqlite, store, queue, registry, clock, minted,
     close() {
       db.close();
       rmSync(dir, { recursive: true, force: true });

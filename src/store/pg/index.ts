@@ -94,6 +94,8 @@ export async function openPgStore(o: PgStoreOptions): Promise<PgStore> {
     waiting,
     registrations: pgRegistrations(pool, cache),
     queue: pgQueue(pool, waiting),
+    // txid_current() needs a transaction id: it fails on a read-only server (a standby in recovery, default_transaction_read_only).
+    probe: async () => void (await pool.query("SELECT txid_current()")),
     async close() {
       await listener.close();
       await pool.end();

@@ -1,15 +1,32 @@
 // The store-and-forward queue in PostgreSQL: the same queries as ../queue.ts.
 import type pg from "pg";
 import type { EnqueueResult, Head, Queue } from "../store.ts";
+import { isStoreFault } from "../faults.ts";
 import { inTransaction, sqlState } from "./tx.ts";
 import type { MaybeWaiting } from "./waiting.ts";
 
 const FOREIGN_KEY_VIOLATION = "23503";
+/** Delivered messages whose delete waits for the database to come back, at most (as ../queue.ts). */
+const MAX_UNDELETED = 100_000;
 
 export function pgQueue(pool: pg.Pool, waiting: MaybeWaiting): Queue {
   const ids = async (sql: string, params: unknown[]): Promise<number[]> =>
     (await pool.query<{ id: number }>(sql, params)).rows.map((r) => r.id);
   const count = async (sql: string, params: unknown[]): Promise<number> => (await pool.query<{ n: number }>(sql, params)).rows[0]!.n;
+  // Rows delivered (IQ result) whose delete failed while the database was
+  // unreachable: never handed out again by this gateway, deleted once it
+  // answers. Another gateway may still hand one out: at least once, as after a crash.
+  const undeleted = new Set<number>();
+  const del = async (id: number, registration?: number): Promise<boolean> =>
+    ((await (registration === undefined
+      ? pool.query("DELETE FROM queue WHERE id = $1", [id])
+      : pool.query("DELETE FROM queue WHERE id = $1 AND registration = $2", [id, registration]))).rowCount ?? 0) > 0;
+  const retryRemovals = async (): Promise<void> => {
+    for (const id of undeleted) {
+      await del(id);
+      undeleted.delete(id);
+    }
+  };
 
   return {
     async enqueue(m, max) {
@@ -56,12 +73,31 @@ export function pgQueue(pool: pg.Pool, waiting: MaybeWaiting): Queue {
         await pool.query<Head>(
           `SELECT q.id, q.registration, q.payload, q.ttl, q.topic, q.urgency, q.content_encoding, q.vapid_key, q.public_id, q.created_at, q.expires_at, r.endpoint
            FROM queue q JOIN registrations r ON r.id = q.registration
-           WHERE q.registration = $1 AND q.expires_at > $2 ORDER BY q.id LIMIT 1`,
-          [registration, now],
+           WHERE q.registration = $1 AND q.expires_at > $2 AND NOT (q.id = ANY($3::bigint[])) ORDER BY q.id LIMIT 1`,
+          [registration, now, [...undeleted]],
         )
       ).rows[0],
-    remove: async (id) => ((await pool.query("DELETE FROM queue WHERE id = $1", [id])).rowCount ?? 0) > 0,
-    expire: async (now) => (await pool.query("DELETE FROM queue WHERE expires_at <= $1", [now])).rowCount ?? 0,
+    async remove(id, registration) {
+      try {
+        return await del(id, registration);
+      } catch (err) {
+        if (!isStoreFault(err)) throw err;
+        undeleted.add(id);
+        if (undeleted.size > MAX_UNDELETED) undeleted.delete(undeleted.values().next().value!);
+        return true;
+      }
+    },
+    async cancel(publicId, now) {
+      const { rows } = await pool.query<{ id: number; expires_at: number }>("DELETE FROM queue WHERE public_id = $1 RETURNING id, expires_at", [publicId]);
+      const row = rows[0];
+      if (row !== undefined && undeleted.delete(row.id)) return "gone"; // delivered while the database was away
+      return row !== undefined && row.expires_at > now ? "cancelled" : "gone";
+    },
+    retryRemovals,
+    async expire(now) {
+      if (undeleted.size > 0) await retryRemovals();
+      return (await pool.query("DELETE FROM queue WHERE expires_at <= $1", [now])).rowCount ?? 0;
+    },
     waiting: (now) => ids("SELECT DISTINCT registration AS id FROM queue WHERE expires_at > $1", [now]),
     waitingFor: (bare, now) =>
       ids(

@@ -3,7 +3,8 @@
 // so the embedded default keeps its speed and its endpoint cache. The two
 // compound operations run as one better-sqlite3 transaction, as registry.ts
 // and queue.ts do today.
-import { openDb, type Db } from "../db.ts";
+import { openDb, writeProbe, type Db } from "../db.ts";
+import type { FaultSink } from "../faults.ts";
 import { QueueStore } from "../queue.ts";
 import { RegistrationStore } from "../registrations.ts";
 import type { Queue, Registrations, Store, UpsertRequest, UpsertResult } from "../store.ts";
@@ -12,18 +13,26 @@ export interface SqliteStore extends Store {
   readonly backend: "sqlite";
   /** For what still needs the handle (the admin tool's checks, tests). */
   readonly db: Db;
+  /** The synchronous classes underneath, sharing this store's caches (tests that read what a step wrote). */
+  readonly sync: { readonly registrations: RegistrationStore; readonly queue: QueueStore };
 }
 
-/** Opens (creating when missing) and migrates the SQLite file. */
-export function openSqliteStore(path: string): SqliteStore {
+/**
+ * Opens (creating when missing) and migrates the SQLite file. `faults` hears
+ * of failed queue writes, which the queue then handles as ../queue.ts says
+ * (no head while failing, delivered rows remembered until they can go).
+ */
+export function openSqliteStore(path: string, faults?: FaultSink): SqliteStore {
   const db = openDb(path);
   const regs = new RegistrationStore(db);
-  const queue = new QueueStore(db);
+  const queue = new QueueStore(db, faults);
   return {
     backend: "sqlite",
     db,
+    sync: { registrations: regs, queue },
     registrations: registrationsOver(regs),
     queue: queueOver(queue),
+    probe: async (now) => writeProbe(db, now),
     async close() {
       db.close();
     },
@@ -77,7 +86,9 @@ function queueOver(q: QueueStore): Queue {
     hasWaiting: async (registration, now) => q.hasWaiting(registration, now),
     count: async (registration, now) => q.count(registration, now),
     head: async (registration, now) => q.head(registration, now),
-    remove: async (id) => q.remove(id),
+    remove: async (id, registration) => q.remove(id, registration),
+    cancel: async (publicId, now) => q.cancel(publicId, now),
+    retryRemovals: async () => q.retryRemovals(),
     expire: async (now) => q.expire(now),
     waiting: async (now) => q.waiting(now),
     waitingFor: async (bare, now) => q.waitingFor(bare, now),
