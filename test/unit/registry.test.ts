@@ -36,10 +36,10 @@ test("opening a new database applies every migration and sets user_version", () 
   }
 });
 
-test("reopening a database is idempotent and keeps its rows", () => {
+test("reopening a database is idempotent and keeps its rows", async () => {
   const f = fixture();
   try {
-    const reg = ok(f.registry.register2("juliet@example.com/a", APP, INST)).reg;
+    const reg = ok(await f.registry.register2("juliet@example.com/a", APP, INST)).reg;
     f.db.close();
     const again = openDb(f.path);
     assert.equal(again.pragma("user_version", { simple: true }), MIGRATIONS.length);
@@ -65,13 +65,13 @@ test("a database from a newer gateway is refused instead of being used", () => {
   }
 });
 
-test("the database runs in WAL mode with foreign keys on", () => {
+test("the database runs in WAL mode with foreign keys on", async () => {
   const f = fixture();
   try {
     assert.equal(f.db.pragma("journal_mode", { simple: true }), "wal");
     assert.equal(f.db.pragma("foreign_keys", { simple: true }), 1);
     assert.equal(f.db.pragma("synchronous", { simple: true }), 1); // NORMAL
-    ok(f.registry.register1("a@example.org/r", "t"));
+    ok(await f.registry.register1("a@example.org/r", "t"));
     assert.ok(existsSync(`${f.path}-wal`));
   } finally {
     f.close();
@@ -80,15 +80,15 @@ test("the database runs in WAL mode with foreign keys on", () => {
 
 // dialect 1
 
-test("registering the same dialect 1 token twice gives the same endpoint and updates the full JID", () => {
+test("registering the same dialect 1 token twice gives the same endpoint and updates the full JID", async () => {
   const f = fixture();
   try {
-    const first = ok(f.registry.register1("alice@example.org/phone", "PUBLIC"));
+    const first = ok(await f.registry.register1("alice@example.org/phone", "PUBLIC"));
     assert.equal(first.fresh, true);
     assert.equal(first.reg.endpoint, f.minted[0]);
     assert.equal(first.reg.expires_at, null);
     f.clock.t += HOUR;
-    const second = ok(f.registry.register1("alice@example.org/tablet", "PUBLIC"));
+    const second = ok(await f.registry.register1("alice@example.org/tablet", "PUBLIC"));
     assert.equal(second.fresh, false);
     assert.equal(second.reg.endpoint, first.reg.endpoint);
     assert.equal(f.minted.length, 1);
@@ -103,48 +103,48 @@ test("registering the same dialect 1 token twice gives the same endpoint and upd
   }
 });
 
-test("a different dialect 1 token or a different account gets a different endpoint", () => {
+test("a different dialect 1 token or a different account gets a different endpoint", async () => {
   const f = fixture();
   try {
-    const a = ok(f.registry.register1("alice@example.org/phone", "T1")).reg.endpoint;
-    const b = ok(f.registry.register1("alice@example.org/phone", "T2")).reg.endpoint;
-    const c = ok(f.registry.register1("bob@example.org/phone", "T1")).reg.endpoint;
+    const a = ok(await f.registry.register1("alice@example.org/phone", "T1")).reg.endpoint;
+    const b = ok(await f.registry.register1("alice@example.org/phone", "T2")).reg.endpoint;
+    const c = ok(await f.registry.register1("bob@example.org/phone", "T1")).reg.endpoint;
     assert.equal(new Set([a, b, c]).size, 3);
   } finally {
     f.close();
   }
 });
 
-test("a dialect 1 registration never expires", () => {
+test("a dialect 1 registration never expires", async () => {
   const f = fixture();
   try {
-    const reg = ok(f.registry.register1("alice@example.org/phone", "T")).reg;
+    const reg = ok(await f.registry.register1("alice@example.org/phone", "T")).reg;
     f.clock.t += 10 * 365 * 86400_000;
-    assert.equal(f.registry.lookup(reg.endpoint)?.id, reg.id);
-    assert.equal(f.registry.sweepExpired(), 0);
+    assert.equal((await f.registry.lookup(reg.endpoint))?.id, reg.id);
+    assert.equal(await f.registry.sweepExpired(), 0);
   } finally {
     f.close();
   }
 });
 
-test("unregister1 deletes the registration so its endpoint becomes unknown", () => {
+test("unregister1 deletes the registration so its endpoint becomes unknown", async () => {
   const f = fixture();
   try {
-    const reg = ok(f.registry.register1("alice@example.org/phone", "T")).reg;
-    const r = f.registry.unregister1("alice@example.org/other", "T");
+    const reg = ok(await f.registry.register1("alice@example.org/phone", "T")).reg;
+    const r = await f.registry.unregister1("alice@example.org/other", "T");
     assert.ok(r.ok);
     assert.equal(r.reg.endpoint, reg.endpoint);
-    assert.equal(f.registry.lookup(reg.endpoint), undefined);
+    assert.equal(await f.registry.lookup(reg.endpoint), undefined);
     assert.equal(f.store.byEndpoint(reg.endpoint), undefined);
   } finally {
     f.close();
   }
 });
 
-test("unregister1 of an unknown token answers not-found", () => {
+test("unregister1 of an unknown token answers not-found", async () => {
   const f = fixture();
   try {
-    const r = f.registry.unregister1("alice@example.org/phone", "never-registered");
+    const r = await f.registry.unregister1("alice@example.org/phone", "never-registered");
     assert.equal(r.ok, false);
     assert.ok(!r.ok && r.reason === "not-found");
   } finally {
@@ -152,13 +152,13 @@ test("unregister1 of an unknown token answers not-found", () => {
   }
 });
 
-test("unregister1 cannot remove another account's registration with the same token", () => {
+test("unregister1 cannot remove another account's registration with the same token", async () => {
   const f = fixture();
   try {
-    const reg = ok(f.registry.register1("alice@example.org/phone", "T")).reg;
-    const r = f.registry.unregister1("mallory@example.org/x", "T");
+    const reg = ok(await f.registry.register1("alice@example.org/phone", "T")).reg;
+    const r = await f.registry.unregister1("mallory@example.org/x", "T");
     assert.ok(!r.ok && r.reason === "not-found");
-    assert.equal(f.registry.lookup(reg.endpoint)?.id, reg.id);
+    assert.equal((await f.registry.lookup(reg.endpoint))?.id, reg.id);
   } finally {
     f.close();
   }
@@ -166,14 +166,14 @@ test("unregister1 cannot remove another account's registration with the same tok
 
 // dialect 2
 
-test("re-registering dialect 2 from a new resource keeps the endpoint, moves the expiration later and updates the full JID", () => {
+test("re-registering dialect 2 from a new resource keeps the endpoint, moves the expiration later and updates the full JID", async () => {
   const f = fixture();
   try {
-    const first = ok(f.registry.register2("juliet@example.com/Conversations.aaaa", APP, INST));
+    const first = ok(await f.registry.register2("juliet@example.com/Conversations.aaaa", APP, INST));
     assert.equal(first.fresh, true);
     assert.equal(first.reg.expires_at, T0 + TTL_MS);
     f.clock.t += 6 * 86400_000;
-    const second = ok(f.registry.register2("juliet@example.com/Conversations.bbbb", APP, INST));
+    const second = ok(await f.registry.register2("juliet@example.com/Conversations.bbbb", APP, INST));
     assert.equal(second.fresh, false);
     assert.equal(second.reg.endpoint, first.reg.endpoint);
     assert.equal(second.reg.jid, "juliet@example.com/Conversations.bbbb");
@@ -189,24 +189,24 @@ test("re-registering dialect 2 from a new resource keeps the endpoint, moves the
   }
 });
 
-test("a different dialect 2 application or instance gets a different endpoint", () => {
+test("a different dialect 2 application or instance gets a different endpoint", async () => {
   const f = fixture();
   try {
-    const a = ok(f.registry.register2("juliet@example.com/r", APP, INST)).reg.endpoint;
-    const b = ok(f.registry.register2("juliet@example.com/r", APP2, INST)).reg.endpoint;
-    const c = ok(f.registry.register2("juliet@example.com/r", APP, INST2)).reg.endpoint;
-    const d = ok(f.registry.register2("romeo@example.com/r", APP, INST)).reg.endpoint;
+    const a = ok(await f.registry.register2("juliet@example.com/r", APP, INST)).reg.endpoint;
+    const b = ok(await f.registry.register2("juliet@example.com/r", APP2, INST)).reg.endpoint;
+    const c = ok(await f.registry.register2("juliet@example.com/r", APP, INST2)).reg.endpoint;
+    const d = ok(await f.registry.register2("romeo@example.com/r", APP, INST)).reg.endpoint;
     assert.equal(new Set([a, b, c, d]).size, 4);
   } finally {
     f.close();
   }
 });
 
-test("the same application in dialect 1 and dialect 2 are separate registrations", () => {
+test("the same application in dialect 1 and dialect 2 are separate registrations", async () => {
   const f = fixture();
   try {
-    const d1 = ok(f.registry.register1("juliet@example.com/r", APP)).reg;
-    const d2 = ok(f.registry.register2("juliet@example.com/r", APP, INST)).reg;
+    const d1 = ok(await f.registry.register1("juliet@example.com/r", APP)).reg;
+    const d2 = ok(await f.registry.register2("juliet@example.com/r", APP, INST)).reg;
     assert.notEqual(d1.endpoint, d2.endpoint);
     assert.equal(f.store.byEndpoint(d1.endpoint)?.dialect, 1);
     assert.equal(f.store.byEndpoint(d2.endpoint)?.dialect, 2);
@@ -215,83 +215,83 @@ test("the same application in dialect 1 and dialect 2 are separate registrations
   }
 });
 
-test("lookup treats an expired registration as unknown, from the exact expiry instant", () => {
+test("lookup treats an expired registration as unknown, from the exact expiry instant", async () => {
   const f = fixture();
   try {
-    const reg = ok(f.registry.register2("juliet@example.com/r", APP, INST)).reg;
+    const reg = ok(await f.registry.register2("juliet@example.com/r", APP, INST)).reg;
     f.clock.t = reg.expires_at! - 1;
-    assert.equal(f.registry.lookup(reg.endpoint)?.endpoint, reg.endpoint);
+    assert.equal((await f.registry.lookup(reg.endpoint))?.endpoint, reg.endpoint);
     f.clock.t = reg.expires_at!;
-    assert.equal(f.registry.lookup(reg.endpoint), undefined);
+    assert.equal(await f.registry.lookup(reg.endpoint), undefined);
     assert.ok(f.store.byEndpoint(reg.endpoint), "still stored until the sweep");
   } finally {
     f.close();
   }
 });
 
-test("lookup of an endpoint that never existed is undefined", () => {
+test("lookup of an endpoint that never existed is undefined", async () => {
   const f = fixture();
   try {
-    assert.equal(f.registry.lookup("E0000000000000000000000000000099"), undefined);
+    assert.equal(await f.registry.lookup("E0000000000000000000000000000099"), undefined);
   } finally {
     f.close();
   }
 });
 
-test("re-registering after expiry, even before the sweep, gets a fresh endpoint and the old one stays unknown", () => {
+test("re-registering after expiry, even before the sweep, gets a fresh endpoint and the old one stays unknown", async () => {
   const f = fixture();
   try {
-    const reg = ok(f.registry.register2("juliet@example.com/r", APP, INST)).reg;
+    const reg = ok(await f.registry.register2("juliet@example.com/r", APP, INST)).reg;
     f.clock.t = reg.expires_at! + HOUR;
-    const again = ok(f.registry.register2("juliet@example.com/r", APP, INST)).reg;
+    const again = ok(await f.registry.register2("juliet@example.com/r", APP, INST)).reg;
     assert.notEqual(again.endpoint, reg.endpoint);
-    assert.equal(f.registry.lookup(reg.endpoint), undefined);
-    assert.equal(f.registry.lookup(again.endpoint)?.endpoint, again.endpoint);
+    assert.equal(await f.registry.lookup(reg.endpoint), undefined);
+    assert.equal((await f.registry.lookup(again.endpoint))?.endpoint, again.endpoint);
   } finally {
     f.close();
   }
 });
 
-test("sweepExpired deletes only the expired registrations", () => {
+test("sweepExpired deletes only the expired registrations", async () => {
   const f = fixture();
   try {
-    const old = ok(f.registry.register2("juliet@example.com/r", APP, INST)).reg;
+    const old = ok(await f.registry.register2("juliet@example.com/r", APP, INST)).reg;
     f.clock.t += 2 * 86400_000;
-    const young = ok(f.registry.register2("juliet@example.com/r", APP2, INST)).reg;
-    const d1 = ok(f.registry.register1("juliet@example.com/r", "T")).reg;
+    const young = ok(await f.registry.register2("juliet@example.com/r", APP2, INST)).reg;
+    const d1 = ok(await f.registry.register1("juliet@example.com/r", "T")).reg;
     f.clock.t = old.expires_at!;
-    assert.equal(f.registry.sweepExpired(), 1);
+    assert.equal(await f.registry.sweepExpired(), 1);
     assert.equal(f.store.byEndpoint(old.endpoint), undefined);
     assert.equal(f.store.byEndpoint(young.endpoint)?.id, young.id);
     assert.equal(f.store.byEndpoint(d1.endpoint)?.id, d1.id);
-    assert.equal(f.registry.sweepExpired(), 0);
+    assert.equal(await f.registry.sweepExpired(), 0);
   } finally {
     f.close();
   }
 });
 
-test("revoke makes the endpoint unknown and reports whether anything went", () => {
+test("revoke makes the endpoint unknown and reports whether anything went", async () => {
   const f = fixture();
   try {
-    const reg = ok(f.registry.register2("juliet@example.com/r", APP, INST)).reg;
-    assert.equal(f.registry.revoke(reg.endpoint), true);
-    assert.equal(f.registry.lookup(reg.endpoint), undefined);
-    assert.equal(f.registry.revoke(reg.endpoint), false);
+    const reg = ok(await f.registry.register2("juliet@example.com/r", APP, INST)).reg;
+    assert.equal(await f.registry.revoke(reg.endpoint), true);
+    assert.equal(await f.registry.lookup(reg.endpoint), undefined);
+    assert.equal(await f.registry.revoke(reg.endpoint), false);
   } finally {
     f.close();
   }
 });
 
-test("a revoked application re-registering gets a fresh endpoint", () => {
+test("a revoked application re-registering gets a fresh endpoint", async () => {
   const f = fixture();
   try {
-    const reg = ok(f.registry.register2("juliet@example.com/r", APP, INST)).reg;
-    f.registry.revoke(reg.endpoint);
-    const again = ok(f.registry.register2("juliet@example.com/r", APP, INST));
+    const reg = ok(await f.registry.register2("juliet@example.com/r", APP, INST)).reg;
+    await f.registry.revoke(reg.endpoint);
+    const again = ok(await f.registry.register2("juliet@example.com/r", APP, INST));
     assert.equal(again.fresh, true);
     assert.notEqual(again.reg.endpoint, reg.endpoint);
-    assert.equal(f.registry.lookup(reg.endpoint), undefined);
-    assert.equal(f.registry.lookup(again.reg.endpoint)?.id, again.reg.id);
+    assert.equal(await f.registry.lookup(reg.endpoint), undefined);
+    assert.equal((await f.registry.lookup(again.reg.endpoint))?.id, again.reg.id);
   } finally {
     f.close();
   }
@@ -299,13 +299,13 @@ test("a revoked application re-registering gets a fresh endpoint", () => {
 
 // access rules
 
-test("allowed_domains refuses other domains with reason forbidden and stores nothing", () => {
+test("allowed_domains refuses other domains with reason forbidden and stores nothing", async () => {
   const f = fixture({ allowedDomains: ["example.org"] });
   try {
     for (const r of [
-      f.registry.register1("mallory@evil.example/x", "T"),
-      f.registry.register2("mallory@evil.example/x", APP, INST),
-      f.registry.register2("mallory@sub.example.org/x", APP, INST),
+      await f.registry.register1("mallory@evil.example/x", "T"),
+      await f.registry.register2("mallory@evil.example/x", APP, INST),
+      await f.registry.register2("mallory@sub.example.org/x", APP, INST),
     ]) {
       assert.equal(r.ok, false);
       assert.ok(!r.ok && r.reason === "forbidden", JSON.stringify(r));
@@ -317,53 +317,53 @@ test("allowed_domains refuses other domains with reason forbidden and stores not
   }
 });
 
-test("allowed_domains accepts its own domains whatever the case of the JID's domain", () => {
+test("allowed_domains accepts its own domains whatever the case of the JID's domain", async () => {
   const f = fixture({ allowedDomains: ["example.org"] });
   try {
-    ok(f.registry.register1("alice@example.org/phone", "T"));
-    ok(f.registry.register2("bob@Example.ORG/phone", APP, INST));
+    ok(await f.registry.register1("alice@example.org/phone", "T"));
+    ok(await f.registry.register2("bob@Example.ORG/phone", APP, INST));
   } finally {
     f.close();
   }
 });
 
-test("an empty allowed_domains lets any domain register", () => {
+test("an empty allowed_domains lets any domain register", async () => {
   const f = fixture({ allowedDomains: [] });
   try {
-    ok(f.registry.register1("a@one.example/r", "T"));
-    ok(f.registry.register2("b@two.example/r", APP, INST));
+    ok(await f.registry.register1("a@one.example/r", "T"));
+    ok(await f.registry.register2("b@two.example/r", APP, INST));
   } finally {
     f.close();
   }
 });
 
-test("the per-account cap refuses the next new registration with too-many but still renews existing ones", () => {
+test("the per-account cap refuses the next new registration with too-many but still renews existing ones", async () => {
   const f = fixture({ maxRegistrationsPerJid: 2 });
   try {
-    const a = ok(f.registry.register2("juliet@example.com/r1", APP, INST)).reg;
-    ok(f.registry.register1("juliet@example.com/r2", "T"));
-    const refused = f.registry.register2("juliet@example.com/r3", APP2, INST);
+    const a = ok(await f.registry.register2("juliet@example.com/r1", APP, INST)).reg;
+    ok(await f.registry.register1("juliet@example.com/r2", "T"));
+    const refused = await f.registry.register2("juliet@example.com/r3", APP2, INST);
     assert.ok(!refused.ok && refused.reason === "too-many", JSON.stringify(refused));
     assert.match(refused.ok ? "" : refused.text, /2/);
     f.clock.t += HOUR;
-    const renewed = ok(f.registry.register2("juliet@example.com/r4", APP, INST));
+    const renewed = ok(await f.registry.register2("juliet@example.com/r4", APP, INST));
     assert.equal(renewed.reg.endpoint, a.endpoint);
     assert.equal(renewed.reg.expires_at, T0 + HOUR + TTL_MS);
-    ok(f.registry.register1("juliet@example.com/r2", "T"));
-    ok(f.registry.register2("romeo@example.com/r", APP2, INST));
+    ok(await f.registry.register1("juliet@example.com/r2", "T"));
+    ok(await f.registry.register2("romeo@example.com/r", APP2, INST));
     assert.equal(f.store.countByBare("juliet@example.com"), 2);
   } finally {
     f.close();
   }
 });
 
-test("a registration freed by unregister makes room under the cap", () => {
+test("a registration freed by unregister makes room under the cap", async () => {
   const f = fixture({ maxRegistrationsPerJid: 1 });
   try {
-    ok(f.registry.register1("alice@example.org/r", "T1"));
-    assert.equal(f.registry.register1("alice@example.org/r", "T2").ok, false);
-    assert.ok(f.registry.unregister1("alice@example.org/r", "T1").ok);
-    ok(f.registry.register1("alice@example.org/r", "T2"));
+    ok(await f.registry.register1("alice@example.org/r", "T1"));
+    assert.equal((await f.registry.register1("alice@example.org/r", "T2")).ok, false);
+    assert.ok((await f.registry.unregister1("alice@example.org/r", "T1")).ok);
+    ok(await f.registry.register1("alice@example.org/r", "T2"));
   } finally {
     f.close();
   }
@@ -371,12 +371,12 @@ test("a registration freed by unregister makes room under the cap", () => {
 
 // store extras
 
-test("countLiveByDialect counts each dialect's registrations", () => {
+test("countLiveByDialect counts each dialect's registrations", async () => {
   const f = fixture();
   try {
-    ok(f.registry.register1("a@example.org/r", "T1"));
-    ok(f.registry.register1("a@example.org/r", "T2"));
-    ok(f.registry.register2("a@example.org/r", APP, INST));
+    ok(await f.registry.register1("a@example.org/r", "T1"));
+    ok(await f.registry.register1("a@example.org/r", "T2"));
+    ok(await f.registry.register2("a@example.org/r", APP, INST));
     assert.deepEqual(f.store.countLiveByDialect(f.clock.t), { 1: 2, 2: 1 });
     assert.equal(f.store.deleteBare("a@example.org"), 3);
     assert.deepEqual(f.store.countLiveByDialect(f.clock.t), { 1: 0, 2: 0 });
