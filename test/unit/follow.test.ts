@@ -88,7 +88,7 @@ let moved: Registration[];
 let follower: DeviceFollower;
 let reg: Registration;
 
-beforeEach(() => {
+beforeEach(async () => {
   f = fixture();
   presence = new PresenceBook();
   sent = [];
@@ -105,7 +105,7 @@ beforeEach(() => {
     log: createLogger("silent"),
     onMoved: (r) => moved.push(r),
   });
-  const r = f.registry.register2(J("old"), APP, INSTANCE);
+  const r = await f.registry.register2(J("old"), APP, INSTANCE);
   assert.ok(r.ok);
   reg = r.reg;
 });
@@ -117,7 +117,7 @@ test("the resource that takes the push gets the registration: its new full JID i
   answers = { [J("other")]: { kind: "error", condition: "item-not-found" }, [J("new")]: { kind: "result" } };
   assert.equal(await follower.follow(reg, Buffer.from("x")), true);
   assert.deepEqual(sent, [J("other"), J("new")]);
-  assert.equal(f.registry.lookup(reg.endpoint)!.jid, J("new"));
+  assert.equal((await f.registry.lookup(reg.endpoint))!.jid, J("new"));
   assert.deepEqual(moved.map((r) => r.jid), [J("new")]);
 });
 
@@ -127,7 +127,7 @@ test("another device's item-not-found never revokes, and it is not asked again i
   assert.equal(await follower.follow(reg, Buffer.from("x")), false);
   assert.equal(await follower.follow(reg, Buffer.from("y")), false);
   assert.deepEqual(sent, [J("laptop")]);
-  const still = f.registry.lookup(reg.endpoint);
+  const still = await f.registry.lookup(reg.endpoint);
   assert.ok(still, "the endpoint survives");
   assert.equal(still.jid, J("old"));
   assert.deepEqual(moved, []);
@@ -173,8 +173,8 @@ test("each candidate gets min(2 s, what is left of the budget), and none once it
 test("a move that finds the registration moved meanwhile does not call onMoved", async () => {
   presence.available(J("new"));
   answers = { [J("new")]: { kind: "result" } };
-  assert.equal(f.registry.move(reg, J("elsewhere")), true); // say, a re-registration from another resource
+  assert.equal(await f.registry.move(reg, J("elsewhere")), true); // say, a re-registration from another resource
   assert.equal(await follower.follow(reg, Buffer.from("x")), true, "the device took the push");
-  assert.equal(f.registry.lookup(reg.endpoint)!.jid, J("elsewhere"), "the newer JID stands");
+  assert.equal((await f.registry.lookup(reg.endpoint))!.jid, J("elsewhere"), "the newer JID stands");
   assert.deepEqual(moved, []);
 });

@@ -44,8 +44,8 @@ beforeEach(() => {
 });
 afterEach(() => f.close());
 
-function reg(n = 1): { id: number; endpoint: string } {
-  const r = f.registry.register2(`juliet@example.com/phone`, APP, INSTANCE(n));
+async function reg(n = 1): Promise<{ id: number; endpoint: string }> {
+  const r = await f.registry.register2(`juliet@example.com/phone`, APP, INSTANCE(n));
   assert.ok(r.ok);
   return r.reg;
 }
@@ -67,24 +67,24 @@ function drain(registration: number): string[] {
   return out;
 }
 
-test("queued messages come out oldest first, each once", () => {
-  const r = reg();
+test("queued messages come out oldest first, each once", async () => {
+  const r = await reg();
   for (const b of ["a", "b", "c"]) assert.ok(q.enqueue(msg(r.id, b), 10).ok);
   assert.equal(q.head(r.id, f.clock.t)!.endpoint, r.endpoint);
   assert.deepEqual(drain(r.id), ["a", "b", "c"]);
   assert.equal(q.hasWaiting(r.id, f.clock.t), false);
 });
 
-test("order holds after the queue was emptied and refilled", () => {
-  const r = reg();
+test("order holds after the queue was emptied and refilled", async () => {
+  const r = await reg();
   q.enqueue(msg(r.id, "a"), 10);
   drain(r.id);
   for (const b of ["b", "c"]) q.enqueue(msg(r.id, b), 10);
   assert.deepEqual(drain(r.id), ["b", "c"]);
 });
 
-test("a message with the Topic of a queued one replaces it and takes the new place at the back", () => {
-  const r = reg();
+test("a message with the Topic of a queued one replaces it and takes the new place at the back", async () => {
+  const r = await reg();
   q.enqueue(msg(r.id, "old", { topic: "weather" }), 10);
   q.enqueue(msg(r.id, "other"), 10);
   const res = q.enqueue(msg(r.id, "new", { topic: "weather" }), 10);
@@ -92,31 +92,31 @@ test("a message with the Topic of a queued one replaces it and takes the new pla
   assert.deepEqual(drain(r.id), ["other", "new"]);
 });
 
-test("Topics are per registration: the same Topic elsewhere replaces nothing", () => {
-  const a = reg(1), b = reg(2);
+test("Topics are per registration: the same Topic elsewhere replaces nothing", async () => {
+  const a = await reg(1), b = await reg(2);
   q.enqueue(msg(a.id, "a", { topic: "t" }), 10);
   q.enqueue(msg(b.id, "b", { topic: "t" }), 10);
   assert.deepEqual(drain(a.id), ["a"]);
   assert.deepEqual(drain(b.id), ["b"]);
 });
 
-test("a full queue refuses a new message and keeps every accepted one", () => {
-  const r = reg();
+test("a full queue refuses a new message and keeps every accepted one", async () => {
+  const r = await reg();
   for (const b of ["1", "2"]) assert.ok(q.enqueue(msg(r.id, b), 2).ok);
   assert.deepEqual(q.enqueue(msg(r.id, "3"), 2), { ok: false, reason: "full" });
   assert.deepEqual(drain(r.id), ["1", "2"]);
 });
 
-test("a Topic replacement fits in a full queue: it adds nothing", () => {
-  const r = reg();
+test("a Topic replacement fits in a full queue: it adds nothing", async () => {
+  const r = await reg();
   q.enqueue(msg(r.id, "1", { topic: "t" }), 2);
   q.enqueue(msg(r.id, "2"), 2);
   assert.ok(q.enqueue(msg(r.id, "3", { topic: "t" }), 2).ok);
   assert.deepEqual(drain(r.id), ["2", "3"]);
 });
 
-test("expired messages are never handed out, do not count toward the bound, and the sweep drops them", () => {
-  const r = reg();
+test("expired messages are never handed out, do not count toward the bound, and the sweep drops them", async () => {
+  const r = await reg();
   q.enqueue(msg(r.id, "short", { expires_at: f.clock.t + 1000 }), 2);
   q.enqueue(msg(r.id, "long"), 2);
   f.clock.t += 1000;
@@ -126,21 +126,21 @@ test("expired messages are never handed out, do not count toward the bound, and 
   assert.deepEqual(drain(r.id), ["long", "more"]);
 });
 
-test("revoking a registration drops its queue", () => {
-  const r = reg();
+test("revoking a registration drops its queue", async () => {
+  const r = await reg();
   q.enqueue(msg(r.id, "a"), 10);
-  f.registry.revoke(r.endpoint);
+  await f.registry.revoke(r.endpoint);
   assert.equal(q.depth(), 0);
 });
 
-test("a message for a registration revoked meanwhile is refused as gone", () => {
-  const r = reg();
-  f.registry.revoke(r.endpoint);
+test("a message for a registration revoked meanwhile is refused as gone", async () => {
+  const r = await reg();
+  await f.registry.revoke(r.endpoint);
   assert.deepEqual(q.enqueue(msg(r.id, "late"), 10), { ok: false, reason: "gone" });
 });
 
-test("registrations waiting are found in all and by account", () => {
-  const a = reg(1), b = reg(2);
+test("registrations waiting are found in all and by account", async () => {
+  const a = await reg(1), b = await reg(2);
   q.enqueue(msg(a.id, "a"), 10);
   assert.deepEqual(q.waiting(f.clock.t), [a.id]);
   assert.deepEqual(q.waitingFor("juliet@example.com", f.clock.t), [a.id]);
@@ -148,8 +148,8 @@ test("registrations waiting are found in all and by account", () => {
   assert.notEqual(a.id, b.id);
 });
 
-test("every column of a queued message survives closing and reopening the database", () => {
-  const r = reg();
+test("every column of a queued message survives closing and reopening the database", async () => {
+  const r = await reg();
   const payload = Buffer.from([0, 255, 1, 254]);
   q.enqueue(msg(r.id, "", { payload, topic: "t", urgency: "high", content_encoding: "aes128gcm", vapid_key: "BKey", ttl: 60 }), 10);
   f.db.close();
