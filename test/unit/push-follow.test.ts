@@ -9,7 +9,6 @@ import { CANDIDATE_TIMEOUT_MS } from "../../src/follow/rule.ts";
 import { PresenceBook } from "../../src/presence.ts";
 import { Settler } from "../../src/settle.ts";
 import { PushService } from "../../src/push.ts";
-import { QueueStore } from "../../src/store/queue.ts";
 import { createLogger } from "../../src/log.ts";
 import type { IqAnswer } from "../../src/outcomes.ts";
 import type { Registration } from "../../src/store/registrations.ts";
@@ -31,7 +30,7 @@ let lates: Map<string, (a: IqAnswer) => void>;
 let removed: number[];
 let settler: Settler;
 
-beforeEach(() => {
+beforeEach(async () => {
   f = fixture();
   presence = new PresenceBook();
   sent = [];
@@ -61,8 +60,8 @@ beforeEach(() => {
     budgetMs: 10_000,
     log,
   });
-  pushes = pushService(f, { presence, transport, queue: new QueueStore(f.db), timeoutMs: 10_000, settler, follow: follower.follow });
-  const r = f.registry.register2(OLD, APP, INSTANCE);
+  pushes = pushService(f, { presence, transport, queue: f.sqlite.queue, timeoutMs: 10_000, settler, follow: follower.follow });
+  const r = await f.registry.register2(OLD, APP, INSTANCE);
   assert.ok(r.ok);
   reg = r.reg;
   presence.available(NEW);
@@ -74,7 +73,7 @@ test("a registration whose JID is known offline is offered to the account's othe
   answers = { [NEW]: { kind: "result" } };
   assert.equal((await pushes.attempt(reg, Buffer.from("x"))).verdict, "delivered");
   assert.deepEqual(sent, [NEW]);
-  assert.equal(f.registry.lookup(reg.endpoint)!.jid, NEW);
+  assert.equal((await f.registry.lookup(reg.endpoint))!.jid, NEW);
 });
 
 test("service-unavailable from the registration's own JID sends the push on to the other resource", async () => {
@@ -93,11 +92,11 @@ test("item-not-found from the registration's own JID revokes; from another resou
   presence.unavailable(OLD);
   answers = { [NEW]: { kind: "error", condition: "item-not-found" } };
   assert.equal((await pushes.attempt(reg, Buffer.from("x"))).verdict, "temporary");
-  assert.ok(f.registry.lookup(reg.endpoint), "another device's answer never revokes");
+  assert.ok(await f.registry.lookup(reg.endpoint), "another device's answer never revokes");
   presence.available(OLD);
   answers = { [OLD]: { kind: "error", condition: "item-not-found" } };
   assert.equal((await pushes.attempt(reg, Buffer.from("x"))).verdict, "gone");
-  assert.equal(f.registry.lookup(reg.endpoint), undefined);
+  assert.equal(await f.registry.lookup(reg.endpoint), undefined);
 });
 
 test("a candidate gets a short timeout, and one that stayed silent is not asked again until its next presence", async () => {
@@ -116,7 +115,8 @@ test("a candidate that is the device but answers after its timeout gets the regi
   const copy = { registration: reg.id, endpoint: reg.endpoint, row: 42 };
   assert.equal((await pushes.attempt(reg, Buffer.from("x"), (a) => settler.late(copy, a))).verdict, "temporary");
   lates.get(NEW)!({ kind: "result" });
-  assert.equal(f.registry.lookup(reg.endpoint)!.jid, NEW, "the registration moved");
+  await new Promise((r) => setImmediate(r)); // the move is a store write now: the copy is settled once it is done
+  assert.equal((await f.registry.lookup(reg.endpoint))!.jid, NEW, "the registration moved");
   assert.deepEqual(removed, [42], "the copy is deleted: it is not sent again");
 });
 
@@ -126,8 +126,9 @@ test("a candidate's late item-not-found never revokes nor settles the copy", asy
   await pushes.attempt(reg, Buffer.from("x"), (a) => settler.late(copy, a));
   presence.available(NEW); // its presence again: no longer silent
   lates.get(NEW)!({ kind: "error", condition: "item-not-found" });
-  assert.ok(f.registry.lookup(reg.endpoint), "the endpoint survives");
-  assert.equal(f.registry.lookup(reg.endpoint)!.jid, OLD);
+  await new Promise((r) => setImmediate(r)); // whatever it would write has been written
+  assert.ok(await f.registry.lookup(reg.endpoint), "the endpoint survives");
+  assert.equal((await f.registry.lookup(reg.endpoint))!.jid, OLD);
   assert.deepEqual(removed, []);
 });
 
@@ -139,8 +140,8 @@ test("a candidate answering service-unavailable is marked offline", async () => 
   assert.deepEqual(presence.availableResources("juliet@example.com"), []);
 });
 
-test("a move from a JID the registration no longer has changes nothing", () => {
-  assert.equal(f.registry.move(reg, NEW), true);
-  assert.equal(f.registry.move(reg, "juliet@example.com/third"), false, "reg.jid is OLD, the row says NEW");
-  assert.equal(f.registry.lookup(reg.endpoint)!.jid, NEW);
+test("a move from a JID the registration no longer has changes nothing", async () => {
+  assert.equal(await f.registry.move(reg, NEW), true);
+  assert.equal(await f.registry.move(reg, "juliet@example.com/third"), false, "reg.jid is OLD, the row says NEW");
+  assert.equal((await f.registry.lookup(reg.endpoint))!.jid, NEW);
 });
