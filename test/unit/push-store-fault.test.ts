@@ -7,8 +7,8 @@ import assert from "node:assert/strict";
 import { closeSync, openSync, writeSync } from "node:fs";
 import Database from "better-sqlite3";
 import { PushService } from "../../src/push.ts";
-import { QueueStore } from "../../src/store/queue.ts";
-import { RegistrationStore } from "../../src/store/registrations.ts";
+import { openSqliteStore } from "../../src/store/sqlite/index.ts";
+import type { Queue } from "../../src/store/store.ts";
 import { Registry } from "../../src/registry.ts";
 import { httpAnswer } from "../../src/http/status.ts";
 import { fixture, type Fixture } from "./_db.ts";
@@ -34,17 +34,17 @@ const transport = {
   request: async () => ({ kind: "result" }) as const,
 };
 
-function service(registry: Registry, db: Database.Database, faults: string[]): PushService {
+function service(registry: Registry, queue: Pick<Queue, "enqueue" | "hasWaiting">, faults: string[]): PushService {
   return pushService(f, {
     registry,
     transport,
-    queue: new QueueStore(db),
+    queue,
     faults: { fault: (op, err) => void faults.push(`${op} ${err.code}`), wrote: () => undefined },
   });
 }
 
 test("a push whose lookup meets a damaged database is answered 503 store-failed and reported, not thrown", async () => {
-  const r = f.registry.register2("juliet@example.com/phone", APP, INSTANCE);
+  const r = await f.registry.register2("juliet@example.com/phone", APP, INSTANCE);
   assert.ok(r.ok);
   f.db.pragma("wal_checkpoint(TRUNCATE)");
   const pageSize = f.db.pragma("page_size", { simple: true }) as number;
@@ -54,10 +54,11 @@ test("a push whose lookup meets a damaged database is answered 503 store-failed 
   const fd = openSync(f.path, "r+");
   for (const p of roots) writeSync(fd, Buffer.alloc(pageSize, 0xa5), 0, pageSize, (p - 1) * pageSize);
   closeSync(fd);
-  damaged = new Database(f.path);
-  const registry = new Registry({ store: new RegistrationStore(damaged), now: () => f.clock.t, mint: () => "N".repeat(32), options: { registrationTtl: 86400, allowedDomains: [], maxRegistrationsPerJid: 10 } });
+  const opened = openSqliteStore(f.path);
+  damaged = opened.db;
+  const registry = new Registry({ store: opened.registrations, now: () => f.clock.t, mint: () => "N".repeat(32), options: { registrationTtl: 86400, allowedDomains: [], maxRegistrationsPerJid: 10 } });
   const faults: string[] = [];
-  const outcome = await service(registry, damaged, faults).push(r.reg.endpoint, { payload: Buffer.from("x") });
+  const outcome = await service(registry, opened.queue, faults).push(r.reg.endpoint, { payload: Buffer.from("x") });
   assert.equal(outcome.kind, "store-failed");
   assert.equal(httpAnswer(outcome).status, 503);
   assert.equal(faults.length, 1);
@@ -66,5 +67,5 @@ test("a push whose lookup meets a damaged database is answered 503 store-failed 
 
 test("a bug on the way of a push still throws", async () => {
   const registry = { lookup: () => { throw new TypeError("a bug"); } } as unknown as Registry;
-  await assert.rejects(service(registry, f.db, []).push("E".repeat(32), { payload: Buffer.from("x") }), TypeError);
+  await assert.rejects(service(registry, f.sqlite.queue, []).push("E".repeat(32), { payload: Buffer.from("x") }), TypeError);
 });
