@@ -24,7 +24,7 @@ let settler: Settler;
 
 beforeEach(() => {
   f = fixture();
-  q = new QueueStore(f.db);
+  q = f.queue;
   sent = [];
   answer = () => "delivered";
   inFlight = new Map();
@@ -36,7 +36,7 @@ beforeEach(() => {
     log: createLogger("silent"),
   });
   flusher = new Flusher({
-    queue: q,
+    queue: f.sqlite.queue,
     settler,
     async attempt(reg: Registration, payload: Buffer): Promise<Attempt> {
       const n = (inFlight.get(reg.id) ?? 0) + 1;
@@ -46,7 +46,7 @@ beforeEach(() => {
       inFlight.set(reg.id, n - 1);
       sent.push({ reg: reg.id, body: payload.toString() });
       const verdict = answer(payload.toString());
-      if (verdict === "gone") f.registry.revoke(reg.endpoint);
+      if (verdict === "gone") await f.registry.revoke(reg.endpoint);
       return { verdict, retryAfter: 60, unanswered: false };
     },
     lookup: (e) => f.registry.lookup(e),
@@ -61,8 +61,8 @@ afterEach(async () => {
   f.close();
 });
 
-function reg(n = 1): Registration {
-  const r = f.registry.register2("juliet@example.com/phone", APP, INSTANCE(n));
+async function reg(n = 1): Promise<Registration> {
+  const r = await f.registry.register2("juliet@example.com/phone", APP, INSTANCE(n));
   assert.ok(r.ok);
   return r.reg;
 }
@@ -78,12 +78,13 @@ function put(r: Registration, ...bodies: string[]): void {
 }
 
 const settle = async (): Promise<void> => {
+  await new Promise((r) => setImmediate(r)); // the store's answer (a Promise now) comes in: wakeJid() calls wake() then
   await new Promise((r) => setImmediate(r)); // wake() starts on the next turn
   while (flusher.flushing > 0) await new Promise((r) => setTimeout(r, 5));
 };
 
 test("a woken registration gets its queue in order, one IQ at a time, and each message is deleted after its result", async () => {
-  const r = reg();
+  const r = await reg();
   put(r, "1", "2", "3");
   flusher.wake(r.id);
   flusher.wake(r.id); // a second wake while flushing starts no second flush
@@ -94,7 +95,7 @@ test("a woken registration gets its queue in order, one IQ at a time, and each m
 });
 
 test("a temporary failure keeps the message and stops the flush until the retry is due", async () => {
-  const r = reg();
+  const r = await reg();
   put(r, "1", "2");
   answer = () => "temporary";
   flusher.wake(r.id);
@@ -103,17 +104,17 @@ test("a temporary failure keeps the message and stops the flush until the retry 
   assert.equal(q.count(r.id, f.clock.t), 2);
 
   answer = () => "delivered";
-  flusher.sweep(); // not due yet: the first retry waits one sweep interval
+  await flusher.sweep(); // not due yet: the first retry waits one sweep interval
   await settle();
   assert.equal(sent.length, 1);
   f.clock.t += 1000;
-  flusher.sweep();
+  await flusher.sweep();
   await settle();
   assert.deepEqual(sent.map((s) => s.body), ["1", "1", "2"]);
 });
 
 test("a new message behind a backlog in backoff does not bypass the delay, but a wake does", async () => {
-  const r = reg();
+  const r = await reg();
   put(r, "1");
   answer = () => "temporary";
   flusher.wake(r.id);
@@ -129,18 +130,18 @@ test("a new message behind a backlog in backoff does not bypass the delay, but a
 });
 
 test("a gone app stops the flush and its queue goes with the revoked registration", async () => {
-  const r = reg();
+  const r = await reg();
   put(r, "1", "2");
   answer = () => "gone";
   flusher.wake(r.id);
   await settle();
   assert.equal(sent.length, 1);
   assert.equal(q.depth(), 0);
-  assert.equal(f.registry.lookup(r.endpoint), undefined);
+  assert.equal(await f.registry.lookup(r.endpoint), undefined);
 });
 
 test("link up flushes every registration that has messages, each in its own order", async () => {
-  const a = reg(1), b = reg(2);
+  const a = await reg(1), b = await reg(2);
   put(a, "a1", "a2");
   put(b, "b1", "b2");
   flusher.wakeAll();
@@ -150,8 +151,8 @@ test("link up flushes every registration that has messages, each in its own orde
 });
 
 test("directed presence from any resource of the account tries its waiting registrations; other accounts wait", async () => {
-  const r = reg();
-  const other = f.registry.register2("romeo@example.com/phone", APP, INSTANCE(9));
+  const r = await reg();
+  const other = await f.registry.register2("romeo@example.com/phone", APP, INSTANCE(9));
   assert.ok(other.ok);
   put(r, "1");
   put(other.reg, "romeo's");
@@ -164,23 +165,23 @@ test("directed presence from any resource of the account tries its waiting regis
 });
 
 test("the sweep drops expired messages without sending them", async () => {
-  const r = reg();
+  const r = await reg();
   put(r, "1");
   f.clock.t += 60_000;
-  flusher.sweep();
+  await flusher.sweep();
   await settle();
   assert.equal(sent.length, 0);
   assert.equal(q.depth(), 0);
 });
 
 test("a message whose push IQ may still be answered is not sent again, nor what waits behind it, until that answer settles it", async () => {
-  const r = reg();
+  const r = await reg();
   put(r, "held", "behind");
   const row = q.head(r.id, f.clock.t)!.id;
   const c = settler.hold({ registration: r.id, endpoint: r.endpoint, row });
   settler.answered(c, "temporary", true); // the IQ timed out; its late window is open
   flusher.wake(r.id);
-  flusher.sweep();
+  await flusher.sweep();
   await settle();
   assert.equal(sent.length, 0, "held: the flusher stops at it");
   settler.late(c, { kind: "result" }); // the phone answers late: it has the message
@@ -190,7 +191,7 @@ test("a message whose push IQ may still be answered is not sent again, nor what 
 });
 
 test("a held message released by a dropped link is sent again", async () => {
-  const r = reg();
+  const r = await reg();
   put(r, "maybe lost");
   const c = settler.hold({ registration: r.id, endpoint: r.endpoint, row: q.head(r.id, f.clock.t)!.id });
   settler.late(c, { kind: "link-lost" });
@@ -200,7 +201,7 @@ test("a held message released by a dropped link is sent again", async () => {
 });
 
 test("when a held copy is delivered, the queue behind it goes at once, even if an older retry delay is still running", async () => {
-  const r = reg();
+  const r = await reg();
   put(r, "held", "behind");
   const c = settler.hold({ registration: r.id, endpoint: r.endpoint, row: q.head(r.id, f.clock.t)!.id });
   settler.answered(c, "temporary", true); // timed out; late window open
@@ -213,7 +214,7 @@ test("when a held copy is delivered, the queue behind it goes at once, even if a
 });
 
 test("a held copy bounced recipient-unavailable when its hibernated session ends is retried at once, not after a back-off", async () => {
-  const r = reg();
+  const r = await reg();
   put(r, "held");
   const c = settler.hold({ registration: r.id, endpoint: r.endpoint, row: q.head(r.id, f.clock.t)!.id });
   settler.answered(c, "temporary", true);
