@@ -6,9 +6,9 @@ import { parseExposition } from "./metrics-text.ts";
 function metrics(over: Partial<MetricsDeps> = {}) {
   const state = { online: true, registrations: { 1: 2, 2: 5 } as Record<1 | 2, number>, depth: 7, mono: 1000, asked: [] as number[] };
   const m = new Metrics({
-    registrations: (now) => (state.asked.push(now), state.registrations),
+    registrations: async (now) => (state.asked.push(now), state.registrations),
     isOnline: () => state.online,
-    queueDepth: () => state.depth,
+    queueDepth: async () => state.depth,
     now: () => 42_000,
     monotonic: () => state.mono,
     processMetrics: false,
@@ -97,8 +97,8 @@ test("HTTP responses count by status code", async () => {
 });
 
 test("process metrics are there by default, and two gateways in one process do not share a registry", async () => {
-  const a = new Metrics({ registrations: () => ({ 1: 0, 2: 0 }), isOnline: () => true });
-  const b = new Metrics({ registrations: () => ({ 1: 0, 2: 0 }), isOnline: () => true });
+  const a = new Metrics({ registrations: async () => ({ 1: 0, 2: 0 }), isOnline: () => true });
+  const b = new Metrics({ registrations: async () => ({ 1: 0, 2: 0 }), isOnline: () => true });
   a.countResponse(200);
   const ea = parseExposition((await a.render()).body);
   const eb = parseExposition((await b.render()).body);
