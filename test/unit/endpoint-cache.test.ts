@@ -75,7 +75,7 @@ test("the store's lookup sees its own renewals and revocations at once", () => {
 test("a revoke by another process on the same file (the admin tool) takes effect at the next lookup", async () => {
   const f = fixture();
   try {
-    const r = f.registry.register2("a@x/r", APP, INST);
+    const r = await f.registry.register2("a@x/r", APP, INST);
     assert.ok(r.ok);
     const endpoint = r.reg.endpoint;
     assert.ok(f.store.byEndpoint(endpoint));
@@ -84,17 +84,17 @@ test("a revoke by another process on the same file (the admin tool) takes effect
     admin.close();
     await nextTurn(); // another process's commit reaches us through I/O, so in a later turn
     assert.equal(f.store.byEndpoint(endpoint), undefined);
-    assert.equal(f.registry.lookup(endpoint), undefined);
+    assert.equal(await f.registry.lookup(endpoint), undefined);
   } finally {
     f.close();
   }
 });
 
-test("purging expired registrations and revoking an account drop them from the cache", () => {
+test("purging expired registrations and revoking an account drop them from the cache", async () => {
   const f = fixture();
   try {
-    const a = f.registry.register2("a@x/r", APP, INST);
-    const b = f.registry.register2("b@x/r", APP, INST);
+    const a = await f.registry.register2("a@x/r", APP, INST);
+    const b = await f.registry.register2("b@x/r", APP, INST);
     assert.ok(a.ok && b.ok);
     assert.ok(f.store.byEndpoint(a.reg.endpoint) && f.store.byEndpoint(b.reg.endpoint));
     f.store.deleteBare("a@x");
