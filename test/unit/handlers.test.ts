@@ -59,10 +59,10 @@ test("the handler table answers exactly the six IQs the gateway serves", () => {
   }
 });
 
-test("dialect 1 register answers with the endpoint URL in <register><endpoint>", () => {
+test("dialect 1 register answers with the endpoint URL in <register><endpoint>", async () => {
   const { f, h, registered } = setup();
   try {
-    const el = overTheWire(resultOf(h(`set ${NS_UP} register`)("alice@example.org/phone", d1("register", "PUB")))!);
+    const el = overTheWire(resultOf(await h(`set ${NS_UP} register`)("alice@example.org/phone", d1("register", "PUB")))!);
     assert.equal(el.name, "register");
     assert.equal(el.attrs.xmlns, NS_UP);
     assert.equal(el.getChildText("endpoint"), `${BASE}${f.minted[0]}`);
@@ -73,21 +73,21 @@ test("dialect 1 register answers with the endpoint URL in <register><endpoint>",
   }
 });
 
-test("dialect 1 register sent as get, as the seed distributor does, gets the same endpoint", () => {
+test("dialect 1 register sent as get, as the seed distributor does, gets the same endpoint", async () => {
   const { f, h } = setup();
   try {
-    const a = resultOf(h(`set ${NS_UP} register`)("alice@example.org/phone", d1("register", "PUB")))!;
-    const b = resultOf(h(`get ${NS_UP} register`)("alice@example.org/phone", d1("register", "PUB")))!;
+    const a = resultOf(await h(`set ${NS_UP} register`)("alice@example.org/phone", d1("register", "PUB")))!;
+    const b = resultOf(await h(`get ${NS_UP} register`)("alice@example.org/phone", d1("register", "PUB")))!;
     assert.equal(b.getChildText("endpoint"), a.getChildText("endpoint"));
   } finally {
     f.close();
   }
 });
 
-test("dialect 1 register without a token carries both <register><error>no token</error></register> and modify/bad-request", () => {
+test("dialect 1 register without a token carries both <register><error>no token</error></register> and modify/bad-request", async () => {
   const { f, h, registered } = setup();
   try {
-    const { error, payload } = errorOf(h(`set ${NS_UP} register`)("alice@example.org/phone", d1("register")));
+    const { error, payload } = errorOf(await h(`set ${NS_UP} register`)("alice@example.org/phone", d1("register")));
     assert.ok(payload);
     const p = overTheWire(payload);
     assert.equal(p.name, "register");
@@ -100,10 +100,10 @@ test("dialect 1 register without a token carries both <register><error>no token<
   }
 });
 
-test("dialect 1 register from a domain not allowed answers auth/forbidden with the reason in both places", () => {
+test("dialect 1 register from a domain not allowed answers auth/forbidden with the reason in both places", async () => {
   const { f, h } = setup({ allowedDomains: ["example.org"] });
   try {
-    const { error, payload } = errorOf(h(`set ${NS_UP} register`)("mallory@evil.example/x", d1("register", "PUB")));
+    const { error, payload } = errorOf(await h(`set ${NS_UP} register`)("mallory@evil.example/x", d1("register", "PUB")));
     const parts = errorParts(error);
     assert.equal(parts.type, "auth");
     assert.equal(parts.condition, "forbidden");
@@ -114,11 +114,11 @@ test("dialect 1 register from a domain not allowed answers auth/forbidden with t
   }
 });
 
-test("dialect 1 register past the per-account cap answers wait/resource-constraint", () => {
+test("dialect 1 register past the per-account cap answers wait/resource-constraint", async () => {
   const { f, h } = setup({ maxRegistrationsPerJid: 1 });
   try {
-    resultOf(h(`set ${NS_UP} register`)("alice@example.org/phone", d1("register", "A")));
-    const { error, payload } = errorOf(h(`set ${NS_UP} register`)("alice@example.org/phone", d1("register", "B")));
+    resultOf(await h(`set ${NS_UP} register`)("alice@example.org/phone", d1("register", "A")));
+    const { error, payload } = errorOf(await h(`set ${NS_UP} register`)("alice@example.org/phone", d1("register", "B")));
     assert.deepEqual([errorParts(error).type, errorParts(error).condition], ["wait", "resource-constraint"]);
     assert.equal(payload?.name, "register");
     assert.match(payload?.getChildText("error") ?? "", /at most 1/);
@@ -127,25 +127,25 @@ test("dialect 1 register past the per-account cap answers wait/resource-constrai
   }
 });
 
-test("dialect 1 unregister answers <unregister><success/></unregister> and the endpoint is gone", () => {
+test("dialect 1 unregister answers <unregister><success/></unregister> and the endpoint is gone", async () => {
   const { f, h } = setup();
   try {
-    resultOf(h(`set ${NS_UP} register`)("alice@example.org/phone", d1("register", "PUB")));
+    resultOf(await h(`set ${NS_UP} register`)("alice@example.org/phone", d1("register", "PUB")));
     const endpoint = f.minted[0]!;
-    const el = resultOf(h(`set ${NS_UP} unregister`)("alice@example.org/phone", d1("unregister", "PUB")))!;
+    const el = resultOf(await h(`set ${NS_UP} unregister`)("alice@example.org/phone", d1("unregister", "PUB")))!;
     assert.equal(el.name, "unregister");
     assert.equal(el.attrs.xmlns, NS_UP);
     assert.deepEqual(el.getChildElements().map((c) => c.name), ["success"]);
-    assert.equal(f.registry.lookup(endpoint), undefined);
+    assert.equal(await f.registry.lookup(endpoint), undefined);
   } finally {
     f.close();
   }
 });
 
-test("dialect 1 unregister of an unknown token answers cancel/item-not-found inside <unregister><error>", () => {
+test("dialect 1 unregister of an unknown token answers cancel/item-not-found inside <unregister><error>", async () => {
   const { f, h } = setup();
   try {
-    const { error, payload } = errorOf(h(`set ${NS_UP} unregister`)("alice@example.org/phone", d1("unregister", "NOPE")));
+    const { error, payload } = errorOf(await h(`set ${NS_UP} unregister`)("alice@example.org/phone", d1("unregister", "NOPE")));
     assert.deepEqual([errorParts(error).type, errorParts(error).condition], ["cancel", "item-not-found"]);
     assert.equal(payload?.name, "unregister");
     assert.equal(payload?.getChildText("error"), "no registration for this token");
@@ -154,10 +154,10 @@ test("dialect 1 unregister of an unknown token answers cancel/item-not-found ins
   }
 });
 
-test("dialect 1 unregister without a token answers modify/bad-request inside <unregister><error>", () => {
+test("dialect 1 unregister without a token answers modify/bad-request inside <unregister><error>", async () => {
   const { f, h } = setup();
   try {
-    const { error, payload } = errorOf(h(`set ${NS_UP} unregister`)("alice@example.org/phone", d1("unregister", "  ")));
+    const { error, payload } = errorOf(await h(`set ${NS_UP} unregister`)("alice@example.org/phone", d1("unregister", "  ")));
     assert.equal(errorParts(error).condition, "bad-request");
     assert.equal(payload?.name, "unregister");
     assert.equal(payload?.getChildText("error"), "no token");
@@ -166,10 +166,10 @@ test("dialect 1 unregister without a token answers modify/bad-request inside <un
   }
 });
 
-test("dialect 2 register answers <registered> with the endpoint URL and the expiration as ISO UTC", () => {
+test("dialect 2 register answers <registered> with the endpoint URL and the expiration as ISO UTC", async () => {
   const { f, h, registered } = setup({ registrationTtl: 86400 * 3 });
   try {
-    const el = overTheWire(resultOf(h(`set ${NS_CONV} register`)("juliet@example.com/c", d2({ application: APP, instance: INST })))!);
+    const el = overTheWire(resultOf(await h(`set ${NS_CONV} register`)("juliet@example.com/c", d2({ application: APP, instance: INST })))!);
     assert.equal(el.name, "registered");
     assert.equal(el.attrs.xmlns, NS_CONV);
     assert.equal(el.attrs.endpoint, `${BASE}${f.minted[0]}`);
@@ -182,12 +182,12 @@ test("dialect 2 register answers <registered> with the endpoint URL and the expi
   }
 });
 
-test("dialect 2 renewal from a new resource answers the same endpoint with a later expiration", () => {
+test("dialect 2 renewal from a new resource answers the same endpoint with a later expiration", async () => {
   const { f, h, registered } = setup();
   try {
-    const a = resultOf(h(`set ${NS_CONV} register`)("juliet@example.com/c1", d2({ application: APP, instance: INST })))!;
+    const a = resultOf(await h(`set ${NS_CONV} register`)("juliet@example.com/c1", d2({ application: APP, instance: INST })))!;
     f.clock.t += 3600_000;
-    const b = resultOf(h(`set ${NS_CONV} register`)("juliet@example.com/c2", d2({ application: APP, instance: INST })))!;
+    const b = resultOf(await h(`set ${NS_CONV} register`)("juliet@example.com/c2", d2({ application: APP, instance: INST })))!;
     assert.equal(b.attrs.endpoint, a.attrs.endpoint);
     assert.ok(Date.parse(b.attrs.expiration!) > Date.parse(a.attrs.expiration!));
     assert.deepEqual(registered.map((r) => r.fresh), [true, false]);
@@ -197,11 +197,11 @@ test("dialect 2 renewal from a new resource answers the same endpoint with a lat
 });
 
 for (const attr of ["application", "instance"] as const) {
-  test(`dialect 2 register with a bad ${attr} answers modify/bad-request whose text names ${attr}`, () => {
+  test(`dialect 2 register with a bad ${attr} answers modify/bad-request whose text names ${attr}`, async () => {
     const { f, h } = setup();
     try {
       for (const value of [undefined, "not-base64", APP.replace("=", "")]) {
-        const reply = errorOf(h(`set ${NS_CONV} register`)("juliet@example.com/c", d2({ application: APP, instance: INST, [attr]: value })));
+        const reply = errorOf(await h(`set ${NS_CONV} register`)("juliet@example.com/c", d2({ application: APP, instance: INST, [attr]: value })));
         const parts = errorParts(reply.error);
         assert.equal(parts.type, "modify");
         assert.equal(parts.condition, "bad-request");
@@ -215,21 +215,21 @@ for (const attr of ["application", "instance"] as const) {
   });
 }
 
-test("dialect 2 register from a domain not allowed answers auth/forbidden", () => {
+test("dialect 2 register from a domain not allowed answers auth/forbidden", async () => {
   const { f, h } = setup({ allowedDomains: ["example.com"] });
   try {
-    const { error } = errorOf(h(`set ${NS_CONV} register`)("mallory@evil.example/c", d2({ application: APP, instance: INST })));
+    const { error } = errorOf(await h(`set ${NS_CONV} register`)("mallory@evil.example/c", d2({ application: APP, instance: INST })));
     assert.deepEqual([errorParts(error).type, errorParts(error).condition], ["auth", "forbidden"]);
   } finally {
     f.close();
   }
 });
 
-test("dialect 2 register past the per-account cap answers wait/resource-constraint", () => {
+test("dialect 2 register past the per-account cap answers wait/resource-constraint", async () => {
   const { f, h } = setup({ maxRegistrationsPerJid: 1 });
   try {
-    resultOf(h(`set ${NS_CONV} register`)("juliet@example.com/c", d2({ application: APP, instance: INST })));
-    const { error } = errorOf(h(`set ${NS_CONV} register`)("juliet@example.com/c", d2({ application: APP2, instance: INST })));
+    resultOf(await h(`set ${NS_CONV} register`)("juliet@example.com/c", d2({ application: APP, instance: INST })));
+    const { error } = errorOf(await h(`set ${NS_CONV} register`)("juliet@example.com/c", d2({ application: APP2, instance: INST })));
     const parts = errorParts(error);
     assert.deepEqual([parts.type, parts.condition], ["wait", "resource-constraint"]);
     assert.match(parts.text ?? "", /at most 1/);
@@ -238,10 +238,10 @@ test("dialect 2 register past the per-account cap answers wait/resource-constrai
   }
 });
 
-test("disco#info answers a query listing both dialects", () => {
+test("disco#info answers a query listing both dialects", async () => {
   const { f, h } = setup();
   try {
-    const q = resultOf(h(`get ${NS_DISCO_INFO} query`)("a@example.org/r", xml("query", { xmlns: NS_DISCO_INFO })))!;
+    const q = resultOf(await h(`get ${NS_DISCO_INFO} query`)("a@example.org/r", xml("query", { xmlns: NS_DISCO_INFO })))!;
     const features = q.getChildren("feature").map((e) => e.attrs.var);
     assert.ok(features.includes(NS_UP) && features.includes(NS_CONV), features.join(" "));
   } finally {
@@ -249,10 +249,10 @@ test("disco#info answers a query listing both dialects", () => {
   }
 });
 
-test("ping answers an empty result", () => {
+test("ping answers an empty result", async () => {
   const { f, h } = setup();
   try {
-    assert.deepEqual(h(`get ${NS_PING} ping`)("a@example.org/r", xml("ping", { xmlns: NS_PING })), { result: null });
+    assert.deepEqual(await h(`get ${NS_PING} ping`)("a@example.org/r", xml("ping", { xmlns: NS_PING })), { result: null });
   } finally {
     f.close();
   }
