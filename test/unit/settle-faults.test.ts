@@ -36,8 +36,7 @@ let locker: Database.Database | undefined;
 let rejections: unknown[];
 const onRejection = (err: unknown): void => void rejections.push(err);
 
-beforeEach(() => {
-  f = fixture();
+beforeEach(async () => {
   faults = [];
   rejections = [];
   process.on("unhandledRejection", onRejection);
@@ -48,8 +47,9 @@ beforeEach(() => {
     },
     wrote: () => undefined,
   };
-  q = new QueueStore(f.db, sink);
-  registry = new Registry({ store: f.store, now: () => f.clock.t, mint: ((n = 0) => () => `E${String(++n).padStart(31, "0")}`)(), faults: sink, options: { registrationTtl: 7 * 86400, allowedDomains: [], maxRegistrationsPerJid: 10 } });
+  f = fixture({}, sink);
+  q = f.queue;
+  registry = new Registry({ store: f.sqlite.registrations, now: () => f.clock.t, mint: ((n = 0) => () => `E${String(++n).padStart(31, "0")}`)(), faults: sink, options: { registrationTtl: 7 * 86400, allowedDomains: [], maxRegistrationsPerJid: 10 } });
   iqs = [];
   request = (_iq, _ms, late) => new Promise<IqAnswer>((resolve) => void iqs.push({ answer: resolve, ...(late && { late }) }));
   freed = [];
@@ -62,12 +62,12 @@ beforeEach(() => {
   pushes = pushService(f, {
     registry,
     transport: { online: true, domain: "up.example.org", nextId: () => "id", send: async () => {}, request: (iq, ms, late) => request(iq, ms, late) },
-    queue: q,
+    queue: f.sqlite.queue,
     answerWithinMs: 10,
     settler,
     faults: sink,
   });
-  const r = registry.register2("juliet@example.com/phone", APP, INSTANCE);
+  const r = await registry.register2("juliet@example.com/phone", APP, INSTANCE);
   assert.ok(r.ok);
   reg = r.reg;
 });
@@ -120,16 +120,16 @@ test("a late item-not-found while the store is locked neither throws nor revokes
   await turn();
   assert.deepEqual(faults, ["revoke SQLITE_BUSY"]);
   unlockTheStore();
-  assert.ok(registry.lookup(reg.endpoint));
+  assert.ok(await registry.lookup(reg.endpoint));
   assert.deepEqual(rejections, []);
 });
 
-test("a registration move while the store is locked is a store fault and returns false", () => {
+test("a registration move while the store is locked is a store fault and returns false", async () => {
   lockTheStore();
-  assert.equal(registry.move(reg, "juliet@example.com/tablet"), false);
+  assert.equal(await registry.move(reg, "juliet@example.com/tablet"), false);
   assert.deepEqual(faults, ["move SQLITE_BUSY"]);
   unlockTheStore();
-  assert.equal(registry.lookup(reg.endpoint)?.jid, "juliet@example.com/phone");
+  assert.equal((await registry.lookup(reg.endpoint))?.jid, "juliet@example.com/phone");
 });
 
 test("a POST whose push attempt throws is kept and answered 201, and its copy is released, not held for ever", async () => {
@@ -148,7 +148,7 @@ test("a flush whose attempt throws releases the hold, and the queue is retried",
   assert.ok(r.ok);
   let calls = 0;
   const flusher = new Flusher({
-    queue: q,
+    queue: f.sqlite.queue,
     settler,
     attempt: async (): Promise<Attempt> => {
       calls++;
@@ -179,13 +179,13 @@ test("a POST that must be stored while another process holds the lock is answere
 });
 
 test("a dialect-1 notification whose socket write does not complete by answer_within (a frozen server, full buffers) is answered 503, never a 201 for what may be lost", async () => {
-  const r1 = registry.register1("romeo@example.com/phone", "pub-token-1");
+  const r1 = await registry.register1("romeo@example.com/phone", "pub-token-1");
   assert.ok(r1.ok);
   let written: (() => void) | undefined;
   const d1 = pushService(f, {
     registry,
     transport: { online: true, domain: "up.example.org", nextId: () => "n1", send: () => new Promise<void>((res) => (written = res)), request },
-    queue: q,
+    queue: f.sqlite.queue,
     answerWithinMs: 30,
     settler,
   });
@@ -195,7 +195,7 @@ test("a dialect-1 notification whose socket write does not complete by answer_wi
   assert.equal(httpAnswer(outcome).status, 503);
   assert.ok(httpAnswer(outcome).headers["Retry-After"]);
   written!();
-  const failing = pushService(f, { registry, transport: { online: true, domain: "up.example.org", nextId: () => "n2", send: () => Promise.reject(new Error("link lost")), request }, queue: q, answerWithinMs: 30, settler });
+  const failing = pushService(f, { registry, transport: { online: true, domain: "up.example.org", nextId: () => "n2", send: () => Promise.reject(new Error("link lost")), request }, queue: f.sqlite.queue, answerWithinMs: 30, settler });
   assert.equal(httpAnswer(await failing.push(r1.reg.endpoint, { payload: Buffer.from("two") })).status, 503, "a write that fails in time is still 503");
   assert.deepEqual(rejections, []);
 });
