@@ -32,9 +32,9 @@ let flusher: Flusher;
 let pushes: PushService;
 let reg: Registration;
 
-beforeEach(() => {
+beforeEach(async () => {
   f = fixture();
-  q = new QueueStore(f.db);
+  q = f.queue;
   iqs = [];
   const transport: Transport = {
     online: true,
@@ -54,13 +54,13 @@ beforeEach(() => {
   });
   pushes = pushService(f, {
     transport,
-    queue: q,
+    queue: f.sqlite.queue,
     answerWithinMs: 10,
     settler,
     onQueued: (id, failed) => flusher.queued(id, failed),
   });
   flusher = new Flusher({
-    queue: q,
+    queue: f.sqlite.queue,
     settler,
     attempt: (r, payload, late) => pushes.attempt(r, payload, late),
     lookup: (e) => f.registry.lookup(e),
@@ -68,7 +68,7 @@ beforeEach(() => {
     log: createLogger("silent"),
     sweepMs: 60_000,
   });
-  const r = f.registry.register2("juliet@example.com/phone", APP, INSTANCE);
+  const r = await f.registry.register2("juliet@example.com/phone", APP, INSTANCE);
   assert.ok(r.ok);
   reg = r.reg;
 });
@@ -118,8 +118,8 @@ test("after DELETE /message cancels a held copy, a new message survives the canc
   assert.equal(q.head(reg.id, f.clock.t)?.payload.toString(), "two");
 });
 
-test("the settler's delete takes only a row of the copy's own registration", () => {
-  const other = f.registry.register2("romeo@example.com/phone", APP, INSTANCE);
+test("the settler's delete takes only a row of the copy's own registration", async () => {
+  const other = await f.registry.register2("romeo@example.com/phone", APP, INSTANCE);
   assert.ok(other.ok);
   const r = q.enqueue({ registration: other.reg.id, payload: Buffer.from("x"), ttl: 60, topic: null, urgency: null, content_encoding: null, vapid_key: null, created_at: f.clock.t, expires_at: f.clock.t + 60_000 }, 10);
   assert.ok(r.ok);
