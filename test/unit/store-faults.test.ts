@@ -11,7 +11,7 @@ import { createLogger } from "../../src/log.ts";
 import { isStoreFault, tryWrite } from "../../src/store/faults.ts";
 import { StoreHealth } from "../../src/store/health.ts";
 import { QueueStore, type NewMessage } from "../../src/store/queue.ts";
-import { RegistrationStore } from "../../src/store/registrations.ts";
+import { openSqliteStore, type SqliteStore } from "../../src/store/sqlite/index.ts";
 import { Registry } from "../../src/registry.ts";
 import { iqHandlers } from "../../src/xmpp/handlers.ts";
 import { parseRegister2 } from "../../src/stanzas/dialect2.ts";
@@ -24,14 +24,28 @@ const NS_CONV = "http://gultsch.de/xmpp/drafts/unified-push";
 
 let f: Fixture;
 let ro: Database.Database;
+let roStore: SqliteStore | undefined;
 beforeEach(() => {
   f = fixture();
   ro = new Database(f.path, { readonly: true });
 });
 afterEach(() => {
   ro.close();
+  roStore?.db.close();
+  roStore = undefined;
   f.close();
 });
+
+/**
+ * The async store (src/store/sqlite/) over a second connection that cannot
+ * write: opened as the gateway opens it, then query_only, so that every write
+ * fails SQLITE_READONLY as on the read-only connection above.
+ */
+function readOnlyRegistrations(): SqliteStore["registrations"] {
+  roStore = openSqliteStore(f.path);
+  roStore.db.pragma("query_only = ON");
+  return roStore.registrations;
+}
 
 /** A fault sink that remembers what it was told. */
 function sink() {
@@ -46,8 +60,8 @@ function msg(registration: number, extra: Partial<NewMessage> = {}): NewMessage 
   };
 }
 
-const registered = () => {
-  const r = f.registry.register2("juliet@example.com/phone", APP, INSTANCE);
+const registered = async () => {
+  const r = await f.registry.register2("juliet@example.com/phone", APP, INSTANCE);
   assert.ok(r.ok);
   return r.reg;
 };
@@ -86,8 +100,8 @@ test("tryWrite reports a store fault and returns undefined; a bug still throws",
   assert.equal(s.seen.writes, 1);
 });
 
-test("enqueue on a store that cannot write is refused as store-failed, not thrown; cancel and expire too", () => {
-  const reg = registered();
+test("enqueue on a store that cannot write is refused as store-failed, not thrown; cancel and expire too", async () => {
+  const reg = await registered();
   const writer = new QueueStore(f.db);
   assert.ok(writer.enqueue(msg(reg.id, { public_id: "A".repeat(22) }), 10).ok);
   assert.ok(writer.enqueue(msg(reg.id, { expires_at: f.clock.t - 1 }), 10).ok);
@@ -99,8 +113,8 @@ test("enqueue on a store that cannot write is refused as store-failed, not throw
   assert.deepEqual(s.seen.faults, ["enqueue", "cancel", "expire"]);
 });
 
-test("cancel deletes a stored message by its public id once: cancelled, then gone; an expired or unknown one is gone", () => {
-  const reg = registered();
+test("cancel deletes a stored message by its public id once: cancelled, then gone; an expired or unknown one is gone", async () => {
+  const reg = await registered();
   const q = new QueueStore(f.db);
   assert.ok(q.enqueue(msg(reg.id, { public_id: "live-message-id-000001" }), 10).ok);
   assert.ok(q.enqueue(msg(reg.id, { public_id: "old-message-id-0000001", expires_at: f.clock.t - 1 }), 10).ok);
@@ -112,8 +126,8 @@ test("cancel deletes a stored message by its public id once: cancelled, then gon
   assert.equal(q.count(reg.id, f.clock.t), 1, "the other message stays");
 });
 
-test("a message replaced by a later one of its Topic can no longer be cancelled", () => {
-  const reg = registered();
+test("a message replaced by a later one of its Topic can no longer be cancelled", async () => {
+  const reg = await registered();
   const q = new QueueStore(f.db);
   assert.ok(q.enqueue(msg(reg.id, { public_id: "first-of-topic-000001", topic: "t" }), 10).ok);
   assert.ok(q.enqueue(msg(reg.id, { public_id: "second-of-topic-00001", topic: "t" }), 10).ok);
@@ -121,31 +135,31 @@ test("a message replaced by a later one of its Topic can no longer be cancelled"
   assert.equal(q.cancel("second-of-topic-00001", f.clock.t), "cancelled");
 });
 
-test("a registry on a store that cannot write refuses registrations as unavailable and does not throw on revoke or sweep", () => {
-  const existing = registered();
+test("a registry on a store that cannot write refuses registrations as unavailable and does not throw on revoke or sweep", async () => {
+  const existing = await registered();
   const s = sink();
   const registry = new Registry({
-    store: new RegistrationStore(ro),
+    store: readOnlyRegistrations(),
     now: () => f.clock.t,
     mint: () => "N".repeat(32),
     faults: s,
     options: { registrationTtl: 86400, allowedDomains: [], maxRegistrationsPerJid: 100 },
   });
-  const r = registry.register2("romeo@example.com/phone", APP, INSTANCE);
+  const r = await registry.register2("romeo@example.com/phone", APP, INSTANCE);
   assert.deepEqual(r.ok ? "accepted" : r.reason, "unavailable");
-  const renew = registry.register2("juliet@example.com/phone", APP, INSTANCE);
+  const renew = await registry.register2("juliet@example.com/phone", APP, INSTANCE);
   assert.equal(renew.ok ? "accepted" : renew.reason, "unavailable", "a renewal writes too");
-  assert.equal(registry.revoke(existing.endpoint), false);
-  assert.equal(registry.lookup(existing.endpoint)?.id, existing.id, "reads still work");
+  assert.equal(await registry.revoke(existing.endpoint), false);
+  assert.equal((await registry.lookup(existing.endpoint))?.id, existing.id, "reads still work");
   f.clock.t += 86400_000 + 1; // past its expiry: the sweep has a row to delete
-  assert.equal(registry.sweepExpired(), 0);
+  assert.equal(await registry.sweepExpired(), 0);
   assert.deepEqual(s.seen.faults, ["register", "register", "revoke", "sweep"]);
 });
 
 /** The IQ handlers over a registry whose store cannot write. */
 function handlersOnReadOnlyStore(): ReturnType<typeof iqHandlers> {
   const registry = new Registry({
-    store: new RegistrationStore(ro),
+    store: readOnlyRegistrations(),
     now: () => f.clock.t,
     mint: () => "N".repeat(32),
     options: { registrationTtl: 86400, allowedDomains: [], maxRegistrationsPerJid: 100 },
@@ -153,40 +167,40 @@ function handlersOnReadOnlyStore(): ReturnType<typeof iqHandlers> {
   return iqHandlers({ registry, endpointUrl: (t) => `https://up.example.org/up/${t}` });
 }
 
-test("a Conversations register that cannot be stored is answered with a stanza error of type wait (RFC 6120 §8.3.3.18)", () => {
+test("a Conversations register that cannot be stored is answered with a stanza error of type wait (RFC 6120 §8.3.3.18)", async () => {
   const handlers = handlersOnReadOnlyStore();
   const child = xml("register", { xmlns: NS_CONV, application: APP, instance: INSTANCE });
   assert.ok(!("error" in parseRegister2(child)));
-  const reply = handlers.get(`set ${NS_CONV} register`)!("romeo@example.com/phone", child);
+  const reply = await handlers.get(`set ${NS_CONV} register`)!("romeo@example.com/phone", child);
   assert.ok("error" in reply);
   assert.equal(reply.error.attrs.type, "wait");
   assert.ok(reply.error.getChild("resource-constraint", "urn:ietf:params:xml:ns:xmpp-stanzas"));
 });
 
-test("a unifiedpush.org register that cannot be stored gets the same wait error, with its reason in register/error", () => {
+test("a unifiedpush.org register that cannot be stored gets the same wait error, with its reason in register/error", async () => {
   const handlers = handlersOnReadOnlyStore();
   const child = xml("register", { xmlns: "unifiedpush.org" }, xml("token", {}, "public-token"));
-  const reply = handlers.get("set unifiedpush.org register")!("romeo@example.com/phone", child);
+  const reply = await handlers.get("set unifiedpush.org register")!("romeo@example.com/phone", child);
   assert.ok("error" in reply);
   assert.equal(reply.error.attrs.type, "wait");
   assert.ok(reply.error.getChild("resource-constraint", "urn:ietf:params:xml:ns:xmpp-stanzas"));
   assert.match(reply.payload!.getChildText("error")!, /try again later/);
 });
 
-test("StoreHealth logs a burst of failures once, says why, and recovers only when its probe writes again", () => {
+test("StoreHealth logs a burst of failures once, says why, and recovers only when its probe writes again", async () => {
   const lines: Record<string, unknown>[] = [];
   const log = createLogger("info", { write: (s: string) => void lines.push(JSON.parse(s)) });
   let conn = ro;
-  const probe = () => void conn.prepare("INSERT OR REPLACE INTO store_probe (id, at) VALUES (1, ?)").run(1);
+  const probe = async () => void conn.prepare("INSERT OR REPLACE INTO store_probe (id, at) VALUES (1, ?)").run(1);
   const counted: string[] = [];
   let recovered = 0;
   let t = 0;
   const health = new StoreHealth({ probe, log, now: () => t, onFault: (op) => counted.push(op), onRecovered: () => void recovered++ });
-  assert.equal(health.check(), false);
+  assert.equal(await health.check(), false);
   assert.match(health.problem!, /cannot write: .*SQLITE_READONLY/);
   for (let i = 0; i < 5; i++) {
     t += 2000;
-    assert.equal(health.current(), health.problem, "a stale answer is probed again");
+    assert.equal(await health.current(), health.problem, "a stale answer is probed again");
   }
   assert.equal(counted.length, 6);
   assert.equal(lines.filter((l) => l.level === 50).length, 1, "one error line for the burst");
@@ -195,17 +209,17 @@ test("StoreHealth logs a burst of failures once, says why, and recovers only whe
   health.wrote();
   assert.match(String(health.problem), /cannot write/);
   t += 500;
-  assert.match(String(health.current()), /cannot write/, "and it does not make the answer fresh");
+  assert.match(String(await health.current()), /cannot write/, "and it does not make the answer fresh");
   assert.equal(recovered, 0);
   conn = f.db;
   t += 2000;
-  assert.equal(health.current(), undefined);
+  assert.equal(await health.current(), undefined);
   assert.equal(recovered, 1, "told once");
   const healed = lines.find((l) => l.msg === "the store writes again")!;
   assert.equal(healed.failures, 6);
   // another burst is logged again
   conn = ro;
-  assert.equal(health.check(), false);
+  assert.equal(await health.check(), false);
   assert.equal(lines.filter((l) => l.level === 50).length, 2);
 });
 
@@ -216,13 +230,13 @@ test("a busy probe says nothing either way; a bug in the probe throws from check
   let t = 0;
   const health = new StoreHealth({
     now: () => t,
-    probe: () => { if (fail) throw fail; },
+    probe: async () => { if (fail) throw fail; },
     log: createLogger("info", { write: (s: string) => void lines.push(JSON.parse(s)) }),
   });
-  assert.equal(health.check(), true);
+  assert.equal(await health.check(), true);
   assert.equal(health.problem, undefined);
   fail = new TypeError("a bug");
-  assert.throws(() => health.check(), TypeError);
+  await assert.rejects(health.check(), TypeError);
   const real = globalThis.setInterval;
   let tick: (() => void) | undefined;
   globalThis.setInterval = ((fn: () => void) => { tick = fn; return real(() => undefined, 1e9); }) as typeof setInterval;
@@ -233,25 +247,26 @@ test("a busy probe says nothing either way; a bug in the probe throws from check
   }
   t += 10_000;
   assert.doesNotThrow(() => tick!());
+  await new Promise((r) => setImmediate(r)); // the probe's rejection reaches the timer's catch
   health.stop();
   assert.ok(lines.some((l) => l.msg === "store probe failed" && l.level === 50));
 });
 
-test("StoreHealth answers /healthz from a recent write without probing again", () => {
+test("StoreHealth answers /healthz from a recent write without probing again", async () => {
   let probes = 0;
   let t = 0;
-  const health = new StoreHealth({ probe: () => void probes++, log: createLogger("silent"), now: () => t });
+  const health = new StoreHealth({ probe: async () => void probes++, log: createLogger("silent"), now: () => t });
   health.wrote();
   t += 500;
-  assert.equal(health.current(), undefined);
+  assert.equal(await health.current(), undefined);
   assert.equal(probes, 0);
   t += 1000;
-  health.current();
+  await health.current();
   assert.equal(probes, 1);
 });
 
-test("while the store cannot write no queued message is handed out for delivery, since its delivery could not be recorded", () => {
-  const reg = registered();
+test("while the store cannot write no queued message is handed out for delivery, since its delivery could not be recorded", async () => {
+  const reg = await registered();
   const writer = new QueueStore(f.db);
   const stored = writer.enqueue(msg(reg.id), 10);
   assert.ok(stored.ok);
@@ -263,8 +278,8 @@ test("while the store cannot write no queued message is handed out for delivery,
   assert.equal(q.head(reg.id, f.clock.t)?.id, stored.id);
 });
 
-test("a message delivered just before the store failed is not handed out again, and its row goes once the store writes", () => {
-  const reg = registered();
+test("a message delivered just before the store failed is not handed out again, and its row goes once the store writes", async () => {
+  const reg = await registered();
   const s = { ...sink(), problem: undefined as string | undefined };
   const q = new QueueStore(f.db, s);
   const first = q.enqueue(msg(reg.id), 10);
