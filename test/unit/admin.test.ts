@@ -13,18 +13,18 @@ const APP = "bK3sdmrbtj3bf6XA2S12b8jJUA5TT1dhPEyeoZfVSRM=";
 const INST = "EtD/1XPLmoIph7W73CZ/uyv6FAnhEAXY1GySHX17vAw=";
 
 /** Three registrations with real (random) tokens: alice's two live, bob's expired. */
-function filled() {
+async function filled() {
   const f = fixture();
   const registry = new Registry({
-    store: f.store,
+    store: f.sqlite.registrations,
     now: () => f.clock.t,
     mint: mintToken,
     options: { registrationTtl: 3600, allowedDomains: [], maxRegistrationsPerJid: 100 },
   });
-  const a = registry.register1("alice@example.org/phone", "pub-token-1");
-  const b = registry.register2("bob@example.org/Conversations.x", APP, INST);
+  const a = await registry.register1("alice@example.org/phone", "pub-token-1");
+  const b = await registry.register2("bob@example.org/Conversations.x", APP, INST);
   f.clock.t += 7200_000; // bob's registration (1 h) is now expired
-  const c = registry.register2("alice@example.org/tablet", APP, INST);
+  const c = await registry.register2("alice@example.org/tablet", APP, INST);
   assert.ok(a.ok && b.ok && c.ok);
   return { f, a: a.reg, b: b.reg, c: c.reg };
 }
@@ -36,8 +36,8 @@ function run(f: ReturnType<typeof fixture>, ...argv: string[]) {
   return { code, out: out.join("\n"), err: err.join("\n") };
 }
 
-test("stats counts live registrations by dialect, expired ones, accounts and queued messages", () => {
-  const { f } = filled();
+test("stats counts live registrations by dialect, expired ones, accounts and queued messages", async () => {
+  const { f } = await filled();
   try {
     const r = run(f, "stats", "--json");
     assert.equal(r.code, 0, r.err);
@@ -54,8 +54,8 @@ test("stats counts live registrations by dialect, expired ones, accounts and que
   }
 });
 
-test("list shows every registration with its endpoint shortened, never whole", () => {
-  const { f, a, b } = filled();
+test("list shows every registration with its endpoint shortened, never whole", async () => {
+  const { f, a, b } = await filled();
   try {
     const r = run(f, "list");
     assert.equal(r.code, 0);
@@ -72,8 +72,8 @@ test("list shows every registration with its endpoint shortened, never whole", (
   }
 });
 
-test("list --jid takes an account, or a full JID counted as its account", () => {
-  const { f } = filled();
+test("list --jid takes an account, or a full JID counted as its account", async () => {
+  const { f } = await filled();
   try {
     assert.equal(JSON.parse(run(f, "list", "--jid", "alice@example.org", "--json").out).length, 2);
     assert.equal(JSON.parse(run(f, "list", "--jid", "alice@example.org/whatever", "--json").out).length, 2);
@@ -83,8 +83,8 @@ test("list --jid takes an account, or a full JID counted as its account", () => 
   }
 });
 
-test("show finds a registration by URL, token or the shortened form list prints", () => {
-  const { f, b } = filled();
+test("show finds a registration by URL, token or the shortened form list prints", async () => {
+  const { f, b } = await filled();
   try {
     for (const key of [`https://up.example.org/up/${b.endpoint}`, b.endpoint, short(b.endpoint), b.endpoint.slice(0, 6)]) {
       const r = run(f, "show", key, "--json");
@@ -100,8 +100,8 @@ test("show finds a registration by URL, token or the shortened form list prints"
   }
 });
 
-test("show and revoke explain an unknown, ambiguous or too short endpoint with exit code 1", () => {
-  const { f } = filled();
+test("show and revoke explain an unknown, ambiguous or too short endpoint with exit code 1", async () => {
+  const { f } = await filled();
   try {
     let r = run(f, "show", "ZZZZZZZZ");
     assert.equal(r.code, 1);
@@ -110,7 +110,7 @@ test("show and revoke explain an unknown, ambiguous or too short endpoint with e
     assert.equal(r.code, 1);
     assert.match(r.err, /at least 6 characters/);
     // the fixture's own registry mints E000…001, E000…002: alike in their first characters
-    assert.ok(f.registry.register1("dave@example.org/a", "t1").ok && f.registry.register1("dave@example.org/a", "t2").ok);
+    assert.ok((await f.registry.register1("dave@example.org/a", "t1")).ok && (await f.registry.register1("dave@example.org/a", "t2")).ok);
     r = run(f, "revoke", "E00000");
     assert.equal(r.code, 1);
     assert.match(r.err, /more than one/);
@@ -123,21 +123,21 @@ test("show and revoke explain an unknown, ambiguous or too short endpoint with e
   }
 });
 
-test("revoke by endpoint deletes that registration only; the endpoint is unknown afterwards", () => {
-  const { f, a, c } = filled();
+test("revoke by endpoint deletes that registration only; the endpoint is unknown afterwards", async () => {
+  const { f, a, c } = await filled();
   try {
     const r = run(f, "revoke", a.endpoint);
     assert.equal(r.code, 0, r.err);
     assert.equal(r.out, `revoked ${short(a.endpoint)} (alice@example.org/phone)`);
-    assert.equal(f.registry.lookup(a.endpoint), undefined);
-    assert.ok(f.registry.lookup(c.endpoint));
+    assert.equal(await f.registry.lookup(a.endpoint), undefined);
+    assert.ok(await f.registry.lookup(c.endpoint));
   } finally {
     f.close();
   }
 });
 
-test("revoke --jid deletes every registration of the account", () => {
-  const { f, b } = filled();
+test("revoke --jid deletes every registration of the account", async () => {
+  const { f, b } = await filled();
   try {
     const r = run(f, "revoke", "--jid", "alice@example.org/phone", "--json");
     assert.equal(r.code, 0, r.err);
@@ -151,8 +151,8 @@ test("revoke --jid deletes every registration of the account", () => {
   }
 });
 
-test("purge-expired deletes only what has expired", () => {
-  const { f } = filled();
+test("purge-expired deletes only what has expired", async () => {
+  const { f } = await filled();
   try {
     assert.equal(run(f, "purge-expired").out, "purged 1 expired registration(s)");
     assert.deepEqual(JSON.parse(run(f, "purge-expired", "--json").out), { purged: 0 });
@@ -162,8 +162,8 @@ test("purge-expired deletes only what has expired", () => {
   }
 });
 
-test("usage mistakes exit 2 with the usage text", () => {
-  const { f } = filled();
+test("usage mistakes exit 2 with the usage text", async () => {
+  const { f } = await filled();
   try {
     for (const argv of [[], ["frobnicate"], ["stats", "extra"], ["show"], ["revoke"], ["revoke", "abcdef", "--jid", "a@b"], ["--nope", "stats"]]) {
       const r = run(f, ...argv);
@@ -203,7 +203,7 @@ test("a file that is not a database is an error, not a crash", () => {
   }
 });
 
-test("a bad config file exits 78 with the config error; the secret is not needed", () => {
+test("a bad config file exits 78 with the config error; the secret is not needed", async () => {
   const f = fixture();
   try {
     const bad = join(f.dir, "bad.toml");
@@ -213,7 +213,7 @@ test("a bad config file exits 78 with the config error; the secret is not needed
     assert.match(err.join(), /config: /);
     const good = join(f.dir, "good.toml");
     writeFileSync(good, `[xmpp]\nservice = "xmpp://127.0.0.1:5347"\ndomain = "up.example.org"\n[http]\nlisten = "127.0.0.1:0"\npublic_url = "https://up.example.org"\n[database]\npath = ${JSON.stringify(f.path)}\n`);
-    const a = f.registry.register1("carol@example.org/x", "t");
+    const a = await f.registry.register1("carol@example.org/x", "t");
     assert.ok(a.ok);
     const out: string[] = [];
     assert.equal(runAdmin(["--config", good, "show", a.reg.endpoint, "--json"], { out: (s) => out.push(s), err: (s) => err.push(s), now: Date.now }), 0, err.join());
