@@ -15,6 +15,9 @@ import { Settler } from "./settle.ts";
 import { BounceHandler } from "./bounce/handler.ts";
 import { DeviceFollower } from "./follow/follower.ts";
 import { XmppEdge } from "./xmpp/edge.ts";
+import { LinkSlot } from "./cluster/link.ts";
+import { Role } from "./cluster/role.ts";
+import type { PgStore } from "./store/pg/index.ts";
 import { iqHandlers } from "./xmpp/handlers.ts";
 import { createHttpEdge, type HttpEdge } from "./http/server.ts";
 import { Metrics } from "./metrics.ts";
@@ -66,10 +69,11 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
   const presence = new PresenceBook();
   const endpointUrl = (token: string): string => `${config.http.publicUrl}/up/${token}`;
 
-  // isOnline names the edge, built below: it runs only at scrape time.
+  // isOnline names the link, built below: it runs only at scrape time.
   const metrics = new Metrics({
     registrations: (at) => store.registrations.countLiveByDialect(at),
-    isOnline: () => edge.online,
+    isOnline: () => link.online,
+    linkHolder: () => role.linkHolder,
     now,
     queueDepth: () => queue.depth(),
     storeProblem: () => health.problem,
@@ -83,18 +87,20 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
     onBounce: (condition) => metrics.countBounce(condition),
   });
 
-  // Edge, push service and flusher need each other: the flusher is built last,
-  // and the closures that name it run only once the edge is up.
-  const edge = new XmppEdge(
+  // Link, push service and flusher need each other: the flusher is built last,
+  // and the closures that name it run only once a link is up. Each term of
+  // holding the link gets its own edge (src/cluster/link.ts).
+  const handlers = iqHandlers({ registry, endpointUrl, onRegistered: (r) => flusher.wake(r.reg.id) });
+  const link = new LinkSlot(config.xmpp.domain, () => new XmppEdge(
     { ...config.xmpp, maxInflight: config.push.maxInflight },
     {
       log: log.child({ module: "xmpp" }),
       presence,
-      handlers: iqHandlers({ registry, endpointUrl, onRegistered: (r) => flusher.wake(r.reg.id) }),
+      handlers,
       onLink: (up) => up && flusher.wakeAll(),
-      onBounce: bounces.handle,
+      onBounce: (m) => void bounces.handle(m),
     },
-  );
+  ));
   const follower: DeviceFollower = new DeviceFollower({
     presence,
     pushTo: (reg, jid, payload, timeoutMs, late) => pushes.pushTo(reg, jid, payload, timeoutMs, late),
@@ -112,7 +118,7 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
   const pushes: PushService = new PushService({
     registry,
     presence,
-    transport: edge,
+    transport: link,
     queue,
     policy: { defaultTtl: config.push.defaultTtl, maxTtl: config.push.maxTtl, maxPerRegistration: config.push.maxQueuePerRegistration },
     now,
@@ -134,8 +140,18 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
     now,
     log: log.child({ module: "queue" }),
     sweepMs: config.push.queueSweepInterval * 1000,
+    active: () => role.leading,
   });
   presence.onAvailable((jid) => flusher.wakeJid(jid));
+  const role = new Role({
+    link,
+    links: config.cluster.links,
+    ...(config.database.backend === "postgres" && { url: config.database.url }),
+    log: log.child({ module: "cluster" }),
+    onLead: () => flusher.wakeAll(),
+  });
+  // Another gateway of the cluster queued a message (a standby that kept it): the leader sends it.
+  if (store.backend === "postgres") (store as PgStore).waiting.onQueued((id) => flusher.queued(id, false));
 
   function bug(what: string): (err: unknown) => void {
     return (err) => log.error({ err }, `${what} failed: a bug`);
@@ -145,7 +161,8 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
     log: log.child({ module: "http" }),
     pushes,
     registry,
-    isOnline: () => edge.online,
+    isOnline: () => link.online,
+    linkHolder: () => role.linkHolder,
     publicUrl: config.http.publicUrl,
     messageId: mintMessageId,
     cancel: (id) => tryWriteAsync(health, "cancel", () => queue.cancel(id, now()), (r) => r === "cancelled").then((r) => r ?? "store-failed"),
@@ -166,7 +183,7 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
   flusher.start();
   health.start();
 
-  edge.start();
+  role.start();
   const port = await http.listen(config.http.host, config.http.port);
   log.info({ host: config.http.host, port }, "http listening");
 
@@ -185,9 +202,9 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
       // away, settle (delete) the stored copies. Stopping the edge now would lose them, and the
       // restarted gateway would send those copies again. Bounded: a phone that stays silent is
       // re-sent after the restart, as before.
-      const drained = await edge.drain(Math.min(STOP_DRAIN_MS, config.push.timeout * 1000));
-      if (!drained) log.info({ inflight: edge.inflight }, "stopping with push IQs unanswered: their stored copies are sent again after the restart");
-      await edge.stop();
+      const drained = await link.drain(Math.min(STOP_DRAIN_MS, config.push.timeout * 1000));
+      if (!drained) log.info({ inflight: link.inflight }, "stopping with push IQs unanswered: their stored copies are sent again after the restart");
+      await role.stop(); // drops the link, then the lead: a standby takes both over within a second
       await flushed;
       await bounces.sweep(); // notifications past their grace end their runs in the store before this memory goes
       await store.close();

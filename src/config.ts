@@ -58,6 +58,13 @@ export interface Config {
     readonly maxRegistrationsPerJid: number;
   };
   readonly log: { readonly level: LogLevel };
+  /**
+   * Several gateways on one PostgreSQL database (docs/high-availability.md):
+   * `leader`, only the elected link holder connects the component (Prosody,
+   * which takes one connection); `all`, every gateway connects (ejabberd,
+   * which balances several).
+   */
+  readonly cluster: { readonly links: "leader" | "all" };
 }
 
 export class ConfigError extends Error {
@@ -95,6 +102,7 @@ export function parseConfig(doc: Table, env: NodeJS.ProcessEnv = {}): Config {
     push: ["registration_ttl", "default_ttl", "max_ttl", "max_queue_per_registration", "timeout", "answer_within", "max_inflight", "queue_sweep_interval"],
     limits: ["endpoint_rate", "endpoint_burst", "max_registrations_per_jid"],
     log: ["level"],
+    cluster: ["links"],
   };
   for (const [section, value] of Object.entries(doc)) {
     if (!(section in known)) throw new ConfigError(section, `unknown section; allowed: ${Object.keys(known).join(", ")}`);
@@ -106,7 +114,7 @@ export function parseConfig(doc: Table, env: NodeJS.ProcessEnv = {}): Config {
     }
   }
   const t = (name: string): Table => (isTable(doc[name]) ? (doc[name] as Table) : {});
-  const x = t("xmpp"), h = t("http"), d = t("database"), p = t("push"), l = t("limits"), g = t("log");
+  const x = t("xmpp"), h = t("http"), d = t("database"), p = t("push"), l = t("limits"), g = t("log"), c = t("cluster");
 
   const secret = env[SECRET_ENV] !== undefined && env[SECRET_ENV] !== "" ? env[SECRET_ENV]! : x.secret;
   const listen = parseListen(requireString("http.listen", h.listen));
@@ -150,6 +158,7 @@ export function parseConfig(doc: Table, env: NodeJS.ProcessEnv = {}): Config {
       maxRegistrationsPerJid: int("limits.max_registrations_per_jid", l.max_registrations_per_jid, DEFAULTS.maxRegistrationsPerJid, 1),
     },
     log: { level: logLevel(g.level) },
+    cluster: { links: clusterLinks(c.links, d.url !== undefined) },
   });
 }
 
@@ -192,6 +201,13 @@ export function redactDbUrl(url: string): string {
 /** Where the store is, for messages: the file, or the URL without its password. */
 export function describeDatabase(d: Config["database"]): string {
   return d.backend === "sqlite" ? d.path : redactDbUrl(d.url);
+}
+
+function clusterLinks(v: unknown, postgres: boolean): Config["cluster"]["links"] {
+  if (v === undefined) return "leader";
+  if (v !== "leader" && v !== "all") throw new ConfigError("cluster.links", `must be "leader" (Prosody) or "all" (ejabberd), got ${JSON.stringify(String(v))}`);
+  if (v === "all" && !postgres) throw new ConfigError("cluster.links", `"all" needs [database] url: gateways share their work through PostgreSQL`);
+  return v;
 }
 
 const isTable = (v: unknown): v is Table => typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date);

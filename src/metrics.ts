@@ -16,6 +16,8 @@ export interface MetricsDeps {
   /** Live registrations per dialect at `now` (ms since the epoch). */
   registrations: (now: number) => Promise<Record<Dialect, number>>;
   isOnline: () => boolean;
+  /** Whether this gateway holds the component link (several gateways: only one does with Prosody). */
+  linkHolder?: () => boolean;
   /** Messages waiting in the store-and-forward queue; absent until a queue is wired. */
   queueDepth?: () => Promise<number>;
   /** Why the store cannot write, undefined while it can (src/store/health.ts). */
@@ -91,6 +93,14 @@ export class Metrics {
       async collect() {
         const depth = d.queueDepth ? await lastKnown(d.queueDepth()) : 0;
         if (depth !== undefined) this.set(depth);
+      },
+    });
+    new Gauge({
+      name: "up_gateway_link_holder",
+      help: "1 while this gateway holds (or is opening) the component link, 0 while it stands by (docs/high-availability.md)",
+      registers,
+      collect() {
+        this.set((d.linkHolder?.() ?? true) ? 1 : 0);
       },
     });
     new Gauge({

@@ -119,8 +119,14 @@ export class PushService {
     }
     let outcome: PushOutcome = { kind: "sent" }; // RFC 8030 §5.2: TTL 0 may not wait; the IQ is out
     if (ttl > 0) {
-      const r = await this.store(reg, msg, ttl);
-      if (r.ok) copy = this.d.settler.hold({ ...copy, row: r.id });
+      const release = this.d.settler.storing(reg.id);
+      let r: EnqueueResult;
+      try {
+        r = await this.store(reg, msg, ttl);
+        if (r.ok) copy = this.d.settler.hold({ ...copy, row: r.id });
+      } finally {
+        release(); // only once held: the flusher must never see the row unheld
+      }
       // full: 429 rather than a 201 for a message we could not keep; the sender's retry may duplicate, never lose
       outcome = r.ok ? { kind: "queued", ttl } : notStored(r.reason);
     }

@@ -30,7 +30,13 @@ export interface FlusherDeps {
   retryMaxMs?: number; // ceiling of the per-registration retry backoff
   maxParallel?: number;
   random?: () => number;
+  /** Whether this gateway runs the queue now: in a cluster only its leader does (src/cluster/role.ts). */
+  active?: () => boolean;
 }
+
+/** A head whose delete is still on its way to the store is read again after this. */
+const SETTLED_RETRY_MS = 5;
+const SETTLED_RETRIES = 400; // 2 s: a delete slower than that is a store in trouble
 
 export class Flusher {
   private readonly running = new Map<number, Promise<void>>();
@@ -111,7 +117,7 @@ export class Flusher {
 
   /** Drops messages past their TTL and retries registrations whose delay is over. */
   async sweep(): Promise<void> {
-    if (this.stopping) return;
+    if (this.stopping || this.d.active?.() === false) return;
     const now = this.d.now();
     const expired = await this.read("expire", () => this.d.queue.expire(now));
     if ((expired ?? 0) > 0) this.d.log.info({ expired }, "queued messages expired undelivered");
@@ -140,7 +146,7 @@ export class Flusher {
   }
 
   private begin(registration: number, woken: boolean): void {
-    if (this.stopping) return;
+    if (this.stopping || this.d.active?.() === false) return;
     if (this.running.has(registration)) {
       // a running flush picks up new messages by itself; a wake may mean its failing IQ went out too early
       if (woken) this.again.add(registration);
@@ -170,6 +176,7 @@ export class Flusher {
 
   private async run(registration: number): Promise<void> {
     let delivered = 0;
+    let waits = 0;
     try {
       for (;;) {
         if (this.stopping) return;
@@ -178,8 +185,14 @@ export class Flusher {
           this.retry.delete(registration);
           return;
         }
+        // Settled while the head was read: its delete is on its way; look again shortly.
+        if (this.d.settler.settled(head.id)) {
+          if (++waits > SETTLED_RETRIES) return; // the next sweep looks again
+          await new Promise((r) => setTimeout(r, SETTLED_RETRY_MS));
+          continue;
+        }
         // Its IQ may still be answered: that answer settles it and frees the queue (onFree).
-        if (this.d.settler.held(head.id)) return;
+        if (this.d.settler.held(head.id) || this.d.settler.isStoring(registration)) return;
         const reg = await this.read("lookup", () => this.d.lookup(head.endpoint));
         if (!reg) return; // expired: the registration sweep drops it with its queue
         const copy = { registration, endpoint: head.endpoint, row: head.id };

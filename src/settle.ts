@@ -54,9 +54,14 @@ export interface SettlerDeps {
   log: Logger;
 }
 
+/** Rows remembered as settled: far more than can be between a head read and its check. */
+const MAX_DELETED = 10_000;
+
 export class Settler {
   // row -> the copy object of the IQ that holds it; identity tells an old IQ's release from a newer one's
   private readonly holds = new Map<number, Copy>();
+  private readonly writing = new Map<number, number>(); // registration -> copies being written (storing())
+  private readonly deleted = new Set<number>(); // rows whose delete was asked, newest last (settled())
 
   constructor(private readonly d: SettlerDeps) {}
 
@@ -67,6 +72,35 @@ export class Settler {
   }
 
   held = (row: number): boolean => this.holds.has(row);
+
+  /**
+   * A copy of a push whose IQ is out is being written (push.ts send()): until
+   * it is held, the flusher leaves the registration's queue alone, since the
+   * row is visible before the write returns and hold() can run (the store is
+   * asynchronous). Returns the release; the registration's flush is kicked by
+   * the hold's settling, or by onQueued when the copy is not held.
+   */
+  storing(registration: number): () => void {
+    this.writing.set(registration, (this.writing.get(registration) ?? 0) + 1);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      const n = (this.writing.get(registration) ?? 1) - 1;
+      if (n > 0) this.writing.set(registration, n);
+      else this.writing.delete(registration);
+    };
+  }
+
+  isStoring = (registration: number): boolean => this.writing.has(registration);
+
+  /**
+   * The phone has this row: its delete was asked (it may not have reached the
+   * store yet). The flusher reads a head and checks it in two steps, with the
+   * store's answer between them; a result settling the row meanwhile must not
+   * make it look free to send.
+   */
+  settled = (row: number): boolean => this.deleted.has(row);
 
   get holding(): number {
     return this.holds.size;
@@ -139,7 +173,11 @@ export class Settler {
     if (mine) this.holds.delete(c.row!);
     if (action === "delete") {
       // Even if another IQ holds the row now (sent after a link drop): the phone has it.
-      if (c.row !== undefined) this.d.remove(c.row, c.registration);
+      if (c.row !== undefined) {
+        this.deleted.add(c.row);
+        if (this.deleted.size > MAX_DELETED) this.deleted.delete(this.deleted.values().next().value!);
+        this.d.remove(c.row, c.registration);
+      }
       if (mine) this.d.onFree(c.registration, false);
     } else if (action === "revoke") {
       if (revoke) {

@@ -36,6 +36,8 @@ export interface HttpDeps {
   cancel: MessageRouteDeps["cancel"];
   /** Why the store cannot write now (probing if it has not heard lately); undefined while it can. */
   storeProblem: () => Promise<string | undefined>;
+  /** Whether this gateway holds the component link; a standby (false) hands its pushes on and is healthy while the store is. */
+  linkHolder?: () => boolean;
   /** ms within which a request's headers and body must have arrived, else 408 ([http] request_timeout). */
   requestTimeoutMs: number;
   limiter?: { take(key: string): Take };
@@ -58,9 +60,11 @@ function createApp(d: HttpDeps, deliver: ReturnType<typeof deliverer>): Koa {
 
   router.get("/healthz", async (ctx) => {
     const online = d.isOnline();
+    const holder = d.linkHolder?.() ?? true;
     const store = await d.storeProblem();
-    ctx.status = online && store === undefined ? 200 : 503;
-    ctx.body = { xmpp: online ? "online" : "offline", store: store ?? "ok" };
+    // a standby delivers through the link holder, or keeps the message in the shared store for it
+    ctx.status = (online || !holder) && store === undefined ? 200 : 503;
+    ctx.body = { xmpp: online ? "online" : "offline", store: store ?? "ok", link_holder: holder };
   });
 
   const metrics = d.metrics;

@@ -30,7 +30,7 @@ const post = (url: string, body: BodyInit, headers: Record<string, string> = {})
 test("/healthz answers 200 while the component is online", async () => {
   const res = await fetch(`${gateway.url}/healthz`);
   assert.equal(res.status, 200);
-  assert.deepEqual(await res.json(), { xmpp: "online", store: "ok" });
+  assert.deepEqual(await res.json(), { xmpp: "online", store: "ok", link_holder: true });
 });
 
 test("a POST of 1 byte and of exactly 4096 bytes is answered 201 with Location and TTL", async () => {

@@ -44,3 +44,10 @@ test("what is printed of a url never holds its password", () => {
   assert.ok(!describeDatabase(c.database).includes("hunter2"));
   assert.equal(describeDatabase(parseConfig(minimal()).database), "/var/lib/up-gateway/gateway.db");
 });
+
+test("[cluster] links: leader by default; all only with a PostgreSQL url", () => {
+  assert.equal(parseConfig(minimal()).cluster.links, "leader");
+  assert.equal(parseConfig({ ...withDb({ url: "postgres://u@h/db" }), cluster: { links: "all" } }).cluster.links, "all");
+  assertRejected({ ...minimal(), cluster: { links: "all" } }, "cluster.links");
+  assertRejected({ ...withDb({ url: "postgres://u@h/db" }), cluster: { links: "some" } }, "cluster.links");
+});

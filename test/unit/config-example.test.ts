@@ -42,9 +42,9 @@ test("config.example.toml at the repository root passes loadConfig", () => {
   assert.equal(c.http.publicUrl, "https://up.example.org");
 });
 
-test("the known-keys table read from src/config.ts covers all six sections and the required keys", () => {
+test("the known-keys table read from src/config.ts covers all seven sections and the required keys", () => {
   const keys = knownKeys();
-  assert.deepEqual([...new Set(keys.map((k) => k.split(".")[0]))].sort(), ["database", "http", "limits", "log", "push", "xmpp"]);
+  assert.deepEqual([...new Set(keys.map((k) => k.split(".")[0]))].sort(), ["cluster", "database", "http", "limits", "log", "push", "xmpp"]);
   for (const k of ["xmpp.service", "xmpp.domain", "xmpp.secret", "http.listen", "http.public_url", "database.path"]) {
     assert.ok(keys.includes(k), `${k} missing from ${keys.join(", ")}`);
   }

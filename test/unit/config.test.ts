@@ -29,6 +29,7 @@ test("a minimal document gets every documented default", () => {
     },
     limits: { endpointRate: 10, endpointBurst: 100, maxRegistrationsPerJid: 100 },
     log: { level: "info" },
+    cluster: { links: "leader" },
   });
 });
 

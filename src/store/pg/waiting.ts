@@ -14,6 +14,7 @@ export const QUEUE_CHANNEL = "up_queue";
 export class MaybeWaiting implements View {
   /** registration -> how many times it was added (to tell a stale "nothing left" from a fresh one). */
   private readonly ids = new Map<number, number>();
+  private readonly heard: ((registration: number) => void)[] = [];
 
   constructor(private readonly listener: PgListener) {
     listener.add(this);
@@ -42,9 +43,17 @@ export class MaybeWaiting implements View {
     return this.ids.size;
   }
 
+  /** Told of every registration another writer (or this one) queued a message for: the leader's flusher wakes (app.ts). */
+  onQueued(cb: (registration: number) => void): void {
+    this.heard.push(cb);
+  }
+
   notify(channel: string, payload: string): void {
     if (channel !== QUEUE_CHANNEL || payload === "") return;
-    for (const id of payload.split(",")) this.added(Number(id));
+    for (const id of payload.split(",")) {
+      this.added(Number(id));
+      for (const cb of this.heard) cb(Number(id));
+    }
   }
 
   async up(c: pg.ClientBase): Promise<void> {
