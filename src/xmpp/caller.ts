@@ -89,15 +89,23 @@ export class IqCaller {
   settle(iq: Element): boolean {
     const id = iq.attrs.id;
     if (id === undefined) return false;
-    const from = iq.attrs.from;
+    return this.settleAnswer(id, iq.attrs.from, answerOf(iq));
+  }
+
+  /**
+   * The same for an answer heard elsewhere: another gateway instance took it
+   * off its own link and relayed it (src/cluster/iq-relay.ts). Same rules: only
+   * the JID we asked may answer, and a timed-out IQ's late listener hears it.
+   */
+  settleAnswer(id: string, from: string | undefined, answer: IqAnswer): boolean {
     if (this.pending.get(id)?.to === from) {
-      this.finish(id, answerOf(iq), false);
+      this.finish(id, answer, false);
       return true;
     }
     const l = this.late.get(id);
     if (l === undefined || l.to !== from) return false;
     this.late.delete(id);
-    l.late(answerOf(iq));
+    l.late(answer);
     return true;
   }
 
@@ -156,5 +164,6 @@ export class IqCaller {
   }
 }
 
-const answerOf = (iq: Element): IqAnswer =>
+/** What an incoming `<iq type="result|error">` says. */
+export const answerOf = (iq: Element): IqAnswer =>
   iq.attrs.type === "result" ? { kind: "result" } : { kind: "error", condition: errorCondition(iq) };

@@ -9,7 +9,8 @@ import type { PresenceBook } from "../presence.ts";
 import type { Transport } from "../push.ts";
 import { ping } from "../stanzas/disco.ts";
 import { backoffMs } from "../backoff.ts";
-import { IqCaller, type LateListener } from "./caller.ts";
+import { IqCaller, answerOf, type LateListener } from "./caller.ts";
+import { newInstanceId, tagOf, taggedId, validInstanceId, type PresenceType } from "../cluster/wire.ts";
 import type { IqHandler } from "./handlers.ts";
 
 const RECONNECT_BASE_MS = 1000; // first retry after about a second, then doubling
@@ -23,6 +24,12 @@ export interface EdgeOptions {
   pingInterval: number; // s
   reconnectMax: number; // s
   maxInflight: number;
+  /**
+   * This gateway instance among those sharing one ejabberd component; the
+   * ids of the IQs it sends carry it (`<instance>.<seq>`), so whichever
+   * instance receives an answer can tell whose it is. Random by default.
+   */
+  instance?: string;
 }
 
 export interface EdgeDeps {
@@ -31,6 +38,14 @@ export interface EdgeDeps {
   handlers: Map<string, IqHandler>;
   onLink?: (online: boolean) => void;
   onBounce?: (message: Element) => void;
+  /**
+   * A result or error for an IQ another instance sent (its id wears another
+   * instance's tag): ejabberd balanced it onto our link. Without this hook it
+   * is dropped, and the sender's IQ times out.
+   */
+  onStray?: (id: string, answer: IqAnswer, from: string) => void;
+  /** Directed presence arrived on our link (after our PresenceBook took it), for the other instances. */
+  onPresence?: (type: PresenceType, from: string) => void;
 }
 
 export class XmppEdge implements Transport {
@@ -41,9 +56,11 @@ export class XmppEdge implements Transport {
   private pingTimer: NodeJS.Timeout | undefined;
   private stopping = false;
   private idCounter = 0;
-  private readonly idPrefix = Math.random().toString(36).slice(2, 8);
+  readonly instance: string;
 
   constructor(private readonly o: EdgeOptions, private readonly d: EdgeDeps) {
+    this.instance = o.instance ?? newInstanceId();
+    if (!validInstanceId(this.instance)) throw new Error(`instance id must be 1 to 16 of a-z, 0-9: ${JSON.stringify(this.instance)}`);
     this.caller = new IqCaller(o.maxInflight);
     this.xmpp = component({ service: o.service, domain: o.domain, password: o.secret });
     this.xmpp.reconnect.stop(); // its fixed 1 s retry forever is replaced by our backoff
@@ -62,7 +79,7 @@ export class XmppEdge implements Transport {
   }
 
   nextId(): string {
-    return `${this.idPrefix}${(this.idCounter++).toString(36)}`;
+    return taggedId(this.instance, this.idCounter++);
   }
 
   send(el: Element): Promise<void> {
@@ -79,6 +96,15 @@ export class XmppEdge implements Transport {
   request(iq: Element, timeoutMs: number, late?: LateListener): Promise<IqAnswer> {
     if (!this.online) return Promise.resolve({ kind: "link-lost" });
     return this.caller.request(iq, timeoutMs, (el) => this.send(el), late);
+  }
+
+  /**
+   * An answer another instance heard for an IQ we sent (src/cluster/iq-relay.ts):
+   * settles it as if it had come on our link, late window included. False if
+   * nothing of ours awaits it (answered already, window closed, wrong JID).
+   */
+  settleRelayed(id: string, from: string, answer: IqAnswer): boolean {
+    return this.caller.settleAnswer(id, from, answer);
   }
 
   /** Push IQs awaiting their answer now. */
@@ -174,7 +200,7 @@ export class XmppEdge implements Transport {
   private route(ctx: IncomingContext): unknown {
     const { stanza } = ctx;
     if (ctx.name === "iq") {
-      if (ctx.type === "result" || ctx.type === "error") return void this.caller.settle(stanza);
+      if (ctx.type === "result" || ctx.type === "error") return void this.answer(stanza);
       const handler = this.d.handlers.get(`${ctx.type} ${ctx.element.attrs.xmlns} ${ctx.element.name}`);
       if (!handler) return undefined; // xmpp.js answers service-unavailable
       // xmpp.js awaits a returned promise before it answers
@@ -182,12 +208,26 @@ export class XmppEdge implements Transport {
     }
     if (ctx.name === "presence") {
       const from = stanza.attrs.from!;
-      if (ctx.type === "available") this.d.presence.available(from);
-      else if (ctx.type === "unavailable") this.d.presence.unavailable(from);
+      if (ctx.type === "available" || ctx.type === "unavailable") {
+        this.d.presence[ctx.type](from);
+        this.d.onPresence?.(ctx.type, from);
+      }
     } else if (ctx.name === "message" && ctx.type === "error") {
       this.d.onBounce?.(stanza);
     }
     return undefined;
+  }
+
+  /** An IQ result or error: ours settles here; another instance's goes to onStray. */
+  private answer(iq: Element): void {
+    const { id, from } = iq.attrs;
+    if (id === undefined) return;
+    const tag = tagOf(id);
+    if (tag === undefined || tag === this.instance) {
+      this.caller.settle(iq);
+      return;
+    }
+    if (from !== undefined) this.d.onStray?.(id, answerOf(iq), from);
   }
 }
 
