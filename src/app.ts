@@ -16,6 +16,8 @@ import { BounceHandler } from "./bounce/handler.ts";
 import { DeviceFollower } from "./follow/follower.ts";
 import { XmppEdge } from "./xmpp/edge.ts";
 import { LinkSlot } from "./cluster/link.ts";
+import { ClusterRelay } from "./cluster/iq-relay.ts";
+import { newInstanceId } from "./cluster/wire.ts";
 import { Role } from "./cluster/role.ts";
 import type { PgStore } from "./store/pg/index.ts";
 import { iqHandlers } from "./xmpp/handlers.ts";
@@ -91,14 +93,27 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
   // and the closures that name it run only once a link is up. Each term of
   // holding the link gets its own edge (src/cluster/link.ts).
   const handlers = iqHandlers({ registry, endpointUrl, onRegistered: (r) => flusher.wake(r.reg.id) });
-  const link = new LinkSlot(config.xmpp.domain, () => new XmppEdge(
-    { ...config.xmpp, maxInflight: config.push.maxInflight },
+  // links = "all" (ejabberd): answers and presence that reach another gateway's link are relayed (src/cluster/iq-relay.ts).
+  const instance = newInstanceId();
+  const relay: ClusterRelay | undefined = config.database.backend === "postgres" && config.cluster.links === "all"
+    ? new ClusterRelay({
+        url: config.database.url,
+        instance,
+        presence,
+        log: log.child({ module: "relay" }),
+        settle: (id, from, answer): boolean => link.settleRelayed(id, from, answer),
+      })
+    : undefined;
+  const link: LinkSlot = new LinkSlot(config.xmpp.domain, (): XmppEdge => new XmppEdge(
+    // With the relay, one instance id for the process (one term of the link); else each term its own (the edge picks it).
+    { ...config.xmpp, maxInflight: config.push.maxInflight, ...(relay && { instance }) },
     {
       log: log.child({ module: "xmpp" }),
       presence,
       handlers,
       onLink: (up) => up && flusher.wakeAll(),
       onBounce: (m) => void bounces.handle(m),
+      ...(relay && { onStray: relay.publishAnswer, onPresence: relay.publishPresence }),
     },
   ));
   const follower: DeviceFollower = new DeviceFollower({
@@ -147,7 +162,7 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
     link,
     links: config.cluster.links,
     ...(config.database.backend === "postgres" && { url: config.database.url }),
-    log: log.child({ module: "cluster" }),
+    log: log.child({ module: "cluster", instance }),
     onLead: () => flusher.wakeAll(),
   });
   // Another gateway of the cluster queued a message (a standby that kept it): the leader sends it.
@@ -183,6 +198,7 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
   flusher.start();
   health.start();
 
+  await relay?.start(); // before the link, so the first stray answers are heard
   role.start();
   const port = await http.listen(config.http.host, config.http.port);
   log.info({ host: config.http.host, port }, "http listening");
@@ -205,6 +221,7 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
       const drained = await link.drain(Math.min(STOP_DRAIN_MS, config.push.timeout * 1000));
       if (!drained) log.info({ inflight: link.inflight }, "stopping with push IQs unanswered: their stored copies are sent again after the restart");
       await role.stop(); // drops the link, then the lead: a standby takes both over within a second
+      await relay?.close();
       await flushed;
       await bounces.sweep(); // notifications past their grace end their runs in the store before this memory goes
       await store.close();

@@ -62,6 +62,11 @@ export class LinkSlot implements Transport {
     return this.edge ? this.edge.request(iq, timeoutMs, late) : Promise.resolve({ kind: "link-lost" });
   }
 
+  /** An answer another gateway heard for one of this link's IQs (src/cluster/iq-relay.ts). */
+  settleRelayed(id: string, from: string, answer: IqAnswer): boolean {
+    return this.edge?.settleRelayed(id, from, answer) ?? false;
+  }
+
   drain(maxMs: number): Promise<boolean> {
     return this.edge ? this.edge.drain(maxMs) : Promise.resolve(true);
   }
