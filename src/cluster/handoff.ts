@@ -26,24 +26,33 @@ export interface HandoffDeps {
   log: Logger;
   /** A hop failed: the holder may have changed (LinkHolderWatcher.refresh). */
   hopFailed?: () => void;
+  /** As PushService's (metrics): every outcome this standby answers, hopped or not. */
+  onOutcome?: (o: PushOutcome, dialect: 1 | 2, startedAt: number) => void;
 }
 
 export class Handoff {
   constructor(private readonly d: HandoffDeps) {}
 
   async push(endpoint: string, msg: PushMessage): Promise<PushOutcome> {
+    const started = performance.now();
+    const r = await this.decide(endpoint, msg);
+    this.d.onOutcome?.(r.outcome, r.reg?.dialect ?? 2, started);
+    return r.outcome;
+  }
+
+  private async decide(endpoint: string, msg: PushMessage): Promise<{ outcome: PushOutcome; reg?: Registration }> {
     let reg: Registration | undefined;
     try {
       reg = await this.d.store.registrations.lookup(endpoint, this.d.now());
-      if (reg === undefined) return { kind: "gone" };
+      if (reg === undefined) return { outcome: { kind: "gone" } };
     } catch (err) {
       // The database cannot answer; the holder may (its endpoint cache), and it decides. Without it, nothing is stored.
       this.d.log.warn({ err: { message: (err as Error).message } }, "endpoint lookup failed; handing the push over unchecked");
     }
     const hopped = await this.hop(endpoint, msg);
-    if (hopped !== undefined) return hopped;
-    if (reg === undefined) return { kind: "store-failed", retryAfter: RETRY_AFTER.storeFailed };
-    return this.keep(reg, msg);
+    if (hopped !== undefined) return { outcome: hopped, ...(reg && { reg }) };
+    if (reg === undefined) return { outcome: { kind: "store-failed", retryAfter: RETRY_AFTER.storeFailed } };
+    return { outcome: await this.keep(reg, msg), reg };
   }
 
   /** What a standby does without the holder: keep a message that may wait, else 503. */

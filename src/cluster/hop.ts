@@ -21,6 +21,13 @@ export interface HopClientOptions {
   maxSockets?: number;
 }
 
+/**
+ * Idle kept connections are closed before the holder's server closes them
+ * (server.ts keepAliveTimeout, 65 s): a push written on a connection the
+ * server is closing fails, and would be kept rather than delivered at once.
+ */
+const IDLE_MS = 30_000;
+
 /** An outcome is a few dozen bytes; more is not a holder of ours. */
 const MAX_ANSWER_BYTES = 1024;
 
@@ -30,7 +37,7 @@ export class HopClient {
 
   constructor(private readonly o: HopClientOptions) {
     this.auth = `Bearer ${hopToken(o.secret)}`;
-    this.agent = new Agent({ keepAlive: true, maxSockets: o.maxSockets ?? 64, scheduling: "lifo" });
+    this.agent = new Agent({ keepAlive: true, maxSockets: o.maxSockets ?? 64, scheduling: "lifo", timeout: IDLE_MS });
   }
 
   forward: Forward = (address, endpoint, msg, timeoutMs) =>

@@ -32,7 +32,8 @@ export function internalRoutes(router: Router, d: InternalRouteDeps): void {
   const token = hopToken(d.secret);
   router.post(`${HOP_PREFIX}:endpoint`, async (ctx) => {
     if (!authorized(ctx.get("authorization") || undefined, token)) {
-      d.log.warn({ from: ctx.ip }, "internal push refused: bad or missing hop token");
+      // debug: anyone on the internet may knock; an instance of ours with another secret is told 403 and warns (hop.ts)
+      d.log.debug({ from: ctx.ip }, "internal push refused: bad or missing hop token");
       ctx.status = 403;
       ctx.body = { error: "forbidden" };
       return;

@@ -85,7 +85,8 @@ export class LinkHolderWatcher implements View {
   private holder: LinkHolder | undefined;
   private started = 0; // reads begun; only the latest one's answer is kept
   private applied = 0;
-  private polling: Promise<void> | undefined;
+  private reading: Promise<void> | undefined;
+  private again = false;
   private timer: NodeJS.Timeout | undefined;
   private readonly listener: PgListener;
 
@@ -105,19 +106,32 @@ export class LinkHolderWatcher implements View {
     await this.listener.start();
     if (!this.listener.up) await this.refresh();
     this.timer = setInterval(() => {
-      if (this.listener.up || this.polling) return;
-      this.polling = this.refresh().finally(() => (this.polling = undefined));
+      if (!this.listener.up) void this.refresh();
     }, this.o.pollMs ?? 1_000);
     this.timer.unref();
   }
 
-  /** Reads the row now (after a failed hop, for instance). Never rejects. */
-  refresh = async (): Promise<void> => {
-    try {
-      await this.read(this.o.pool);
-    } catch (err) {
-      this.o.log?.debug({ err: { message: (err as Error).message } }, "could not read the link holder");
+  /**
+   * Reads the row now (on a notification, after a failed hop). Calls while
+   * a read is out share it plus one more read after it, so a burst of failed
+   * hops costs two reads, not one each. Never rejects.
+   */
+  refresh = (): Promise<void> => {
+    if (this.reading) {
+      this.again = true;
+      return this.reading;
     }
+    this.reading = (async () => {
+      do {
+        this.again = false;
+        try {
+          await this.read(this.o.pool);
+        } catch (err) {
+          this.o.log?.debug({ err: { message: (err as Error).message } }, "could not read the link holder");
+        }
+      } while (this.again);
+    })().finally(() => (this.reading = undefined));
+    return this.reading;
   };
 
   async close(): Promise<void> {
