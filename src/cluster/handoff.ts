@@ -15,6 +15,14 @@ import type { Forward } from "./hop.ts";
 /** On top of answer_within, what the hop may take (the holder answers by answer_within; this is the round trip). */
 export const HOP_SLACK_MS = 500;
 
+/**
+ * After a failed hop, pushes skip that address this long, and then one at a
+ * time tries it again: a holder that vanished (no RST, every hop waits for
+ * its timeout) would otherwise cost every POST of the failover window
+ * answer_within + HOP_SLACK_MS. Skipped pushes are kept as for a failed hop.
+ */
+export const HOP_BACKOFF_MS = 1_000;
+
 export interface HandoffDeps {
   /** The holder's host:port as the watcher knows it (LinkHolderWatcher.address). */
   holder: () => string | undefined;
@@ -31,6 +39,9 @@ export interface HandoffDeps {
 }
 
 export class Handoff {
+  /** The address whose last hop failed, until when it is skipped, and whether one push is trying it again. */
+  private failing: { address: string; until: number; probing: boolean } | undefined;
+
   constructor(private readonly d: HandoffDeps) {}
 
   async push(endpoint: string, msg: PushMessage): Promise<PushOutcome> {
@@ -91,8 +102,16 @@ export class Handoff {
   private async hop(endpoint: string, msg: PushMessage): Promise<PushOutcome | undefined> {
     const address = this.d.holder();
     if (address === undefined) return undefined;
+    const f = this.failing?.address === address ? this.failing : undefined;
+    if (f && (f.probing || performance.now() < f.until)) return undefined;
+    if (f) f.probing = true;
     const o = await this.d.forward(address, endpoint, msg, this.d.answerWithinMs + HOP_SLACK_MS);
-    if (o === undefined) this.d.hopFailed?.();
-    return o;
+    if (o !== undefined) {
+      if (this.failing?.address === address) this.failing = undefined;
+      return o;
+    }
+    this.failing = { address, until: performance.now() + HOP_BACKOFF_MS, probing: false };
+    this.d.hopFailed?.();
+    return undefined;
   }
 }

@@ -281,3 +281,31 @@ test("when the database cannot answer the lookup, the push is still handed over;
   assert.deepEqual(await alone.push(reg.endpoint, message()), { kind: "store-failed", retryAfter: RETRY_AFTER.storeFailed });
   assert.deepEqual(outcomes, ["delivered"]);
 });
+
+test("after a failed hop the standby skips that holder for a second rather than waiting for it on every push, then tries it again", async (t) => {
+  const { s } = await store(t);
+  const reg = await register(s);
+  let calls = 0;
+  let hang = true;
+  let release!: () => void;
+  const hung = new Promise<void>((r) => (release = r));
+  t.after(() => release());
+  const h = await holder(t, async () => (calls++, hang && (await hung), { kind: "delivered" }));
+  const next = await holder(t, async () => ({ kind: "queued", ttl: 7 }));
+  let address = h.address;
+  const standby = handoff(s, () => address, hopClient(t));
+  assert.deepEqual(await standby.push(reg.endpoint, message({ topic: undefined, id: undefined })), { kind: "queued", ttl: 60 });
+  const started = Date.now();
+  assert.deepEqual(await standby.push(reg.endpoint, message({ topic: undefined, id: undefined })), { kind: "queued", ttl: 60 });
+  assert.ok(Date.now() - started < ANSWER_WITHIN_MS, "no second wait for the timeout");
+  assert.equal(calls, 1);
+  address = next.address; // a new holder announced: no reason to wait
+  assert.deepEqual(await standby.push(reg.endpoint, message({ topic: undefined, id: undefined })), { kind: "queued", ttl: 7 });
+  address = h.address;
+  hang = false;
+  await new Promise((r) => setTimeout(r, 1_100));
+  assert.deepEqual(await standby.push(reg.endpoint, message({ topic: undefined, id: undefined })), { kind: "delivered" });
+  assert.deepEqual(await standby.push(reg.endpoint, message({ topic: undefined, id: undefined })), { kind: "delivered" });
+  assert.equal(calls, 3);
+  assert.equal(await s.queue.count(reg.id, Date.now()), 2);
+});
