@@ -67,7 +67,7 @@ export class Handoff {
   }
 
   /** What a standby does without the holder: keep a message that may wait, else 503. */
-  async keep(reg: Registration, msg: PushMessage): Promise<PushOutcome> {
+  private async keep(reg: Registration, msg: PushMessage): Promise<PushOutcome> {
     const ttl = keptTtl(msg.ttl, this.d.policy);
     // Dialect 1 has no queue: the XMPP server's offline storage is its store (push.ts relay1)
     if (reg.dialect === 1 || ttl === 0) return { kind: "unavailable", retryAfter: RETRY_AFTER.linkDown };
