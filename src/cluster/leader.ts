@@ -62,6 +62,23 @@ export class LeaderElector extends EventEmitter<Events> {
     return this.leading;
   }
 
+  /** The advisory lock's key (classid, objid), as pg_locks shows it. */
+  get lockKey(): readonly [number, number] {
+    return this.o.key;
+  }
+
+  /**
+   * Runs one statement on the session that holds the lock, so what it writes
+   * is written by the holder only (src/store/pg/link-holder.ts announces the
+   * holder's address this way). Rejects when not leading. A failure here is
+   * not "lost": the heartbeat alone decides that.
+   */
+  async query<T extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<T[]> {
+    const c = this.client;
+    if (!this.leading || c === undefined) throw new Error("not holding the link lock");
+    return (await c.query<T>(text, values)).rows;
+  }
+
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;

@@ -85,4 +85,22 @@ export const PG_MIGRATIONS: readonly string[] = [
   // 7: dialect-1 bounce runs (SQLite migration 5): when the current run of
   // bounced notifications began, NULL when none (src/bounce/).
   `ALTER TABLE registrations ADD COLUMN bounce_since bigint;`,
+  // 8 (PostgreSQL only): where the link holder is (src/store/pg/link-holder.ts),
+  // one row, written by the holder through its lock's own session right after
+  // it gained the lock. Any change tells every instance's watcher (channel
+  // up_link, no payload: each re-reads the row, so a notification from
+  // another schema of the same database costs one read and nothing else).
+  `CREATE TABLE link_holder (
+     one      boolean PRIMARY KEY DEFAULT true CHECK (one),
+     instance text NOT NULL,
+     address  text NOT NULL,
+     since    bigint NOT NULL
+   );
+   CREATE FUNCTION up_link_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+   BEGIN
+     PERFORM pg_notify('up_link', '');
+     RETURN NULL;
+   END $$;
+   CREATE TRIGGER link_holder_changed AFTER INSERT OR UPDATE OR DELETE ON link_holder
+     FOR EACH STATEMENT EXECUTE FUNCTION up_link_changed();`,
 ];
