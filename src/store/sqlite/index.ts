@@ -30,7 +30,7 @@ export function openSqliteStore(path: string): SqliteStore {
   };
 }
 
-function registrationsOver(s: RegistrationStore): Registrations {
+export function registrationsOver(s: RegistrationStore): Registrations {
   return {
     async lookup(endpoint, now) {
       const reg = s.byEndpoint(endpoint);
