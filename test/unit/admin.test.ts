@@ -39,7 +39,7 @@ async function run(f: ReturnType<typeof fixture>, ...argv: string[]) {
 test("stats counts live registrations by dialect, expired ones, accounts and queued messages", async () => {
   const { f } = filled();
   try {
-    const r = (await run(f, "stats", "--json"));
+    const r = await run(f, "stats", "--json");
     assert.equal(r.code, 0, r.err);
     assert.deepEqual(JSON.parse(r.out), {
       registrations: { unifiedpush: 1, conversations: 1, live: 2, expired: 1, expiringWithin24h: 1 },
@@ -57,7 +57,7 @@ test("stats counts live registrations by dialect, expired ones, accounts and que
 test("list shows every registration with its endpoint shortened, never whole", async () => {
   const { f, a, b } = filled();
   try {
-    const r = (await run(f, "list"));
+    const r = await run(f, "list");
     assert.equal(r.code, 0);
     assert.match(r.out, /^ENDPOINT\s+DIALECT\s+JID\s+CREATED\s+RENEWED\s+EXPIRES$/m);
     assert.ok(r.out.includes(short(a.endpoint)));
@@ -87,7 +87,7 @@ test("show finds a registration by URL, token or the shortened form list prints"
   const { f, b } = filled();
   try {
     for (const key of [`https://up.example.org/up/${b.endpoint}`, b.endpoint, short(b.endpoint), b.endpoint.slice(0, 6)]) {
-      const r = (await run(f, "show", key, "--json"));
+      const r = await run(f, "show", key, "--json");
       assert.equal(r.code, 0, `${key}: ${r.err}`);
       const v = JSON.parse(r.out);
       assert.equal(v.endpoint, b.endpoint);
@@ -103,19 +103,19 @@ test("show finds a registration by URL, token or the shortened form list prints"
 test("show and revoke explain an unknown, ambiguous or too short endpoint with exit code 1", async () => {
   const { f } = filled();
   try {
-    let r = (await run(f, "show", "ZZZZZZZZ"));
+    let r = await run(f, "show", "ZZZZZZZZ");
     assert.equal(r.code, 1);
     assert.match(r.err, /no registration with endpoint ZZZZZZZZ/);
-    r = (await run(f, "revoke", "abcde"));
+    r = await run(f, "revoke", "abcde");
     assert.equal(r.code, 1);
     assert.match(r.err, /at least 6 characters/);
     // the fixture's own registry mints E000…001, E000…002: alike in their first characters
     assert.ok(f.registry.register1("dave@example.org/a", "t1").ok && f.registry.register1("dave@example.org/a", "t2").ok);
-    r = (await run(f, "revoke", "E00000"));
+    r = await run(f, "revoke", "E00000");
     assert.equal(r.code, 1);
     assert.match(r.err, /more than one/);
     assert.equal(f.store.byBare("dave@example.org").length, 2);
-    r = (await run(f, "show", "not a token!"));
+    r = await run(f, "show", "not a token!");
     assert.equal(r.code, 1);
     assert.match(r.err, /not an endpoint URL or token/);
   } finally {
@@ -126,7 +126,7 @@ test("show and revoke explain an unknown, ambiguous or too short endpoint with e
 test("revoke by endpoint deletes that registration only; the endpoint is unknown afterwards", async () => {
   const { f, a, c } = filled();
   try {
-    const r = (await run(f, "revoke", a.endpoint));
+    const r = await run(f, "revoke", a.endpoint);
     assert.equal(r.code, 0, r.err);
     assert.equal(r.out, `revoked ${short(a.endpoint)} (alice@example.org/phone)`);
     assert.equal(f.registry.lookup(a.endpoint), undefined);
@@ -139,11 +139,11 @@ test("revoke by endpoint deletes that registration only; the endpoint is unknown
 test("revoke --jid deletes every registration of the account", async () => {
   const { f, b } = filled();
   try {
-    const r = (await run(f, "revoke", "--jid", "alice@example.org/phone", "--json"));
+    const r = await run(f, "revoke", "--jid", "alice@example.org/phone", "--json");
     assert.equal(r.code, 0, r.err);
     assert.deepEqual(JSON.parse(r.out), { revoked: 2, account: "alice@example.org" });
     assert.deepEqual(f.store.all().map((x) => x.id), [b.id]);
-    const again = (await run(f, "revoke", "--jid", "alice@example.org"));
+    const again = await run(f, "revoke", "--jid", "alice@example.org");
     assert.equal(again.code, 1);
     assert.match(again.err, /no registrations for alice@example.org/);
   } finally {
@@ -166,7 +166,7 @@ test("usage mistakes exit 2 with the usage text", async () => {
   const { f } = filled();
   try {
     for (const argv of [[], ["frobnicate"], ["stats", "extra"], ["show"], ["revoke"], ["revoke", "abcdef", "--jid", "a@b"], ["--nope", "stats"]]) {
-      const r = (await run(f, ...argv));
+      const r = await run(f, ...argv);
       assert.equal(r.code, 2, argv.join(" "));
       assert.match(r.err, /usage: up-gateway-admin/);
     }

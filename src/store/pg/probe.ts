@@ -19,7 +19,7 @@ export async function probePg(url: string): Promise<PgProbe> {
     return { connected: false, error: pgErrorText(err, url) };
   }
   try {
-    const server = (await c.query<{ v: string }>("SHOW server_version")).rows[0]!.v;
+    const server = (await c.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]!.v;
     const version = await pgSchemaVersion(c);
     let write: { ok: true } | { ok: false; error: string } = { ok: true };
     await c.query("BEGIN");
