@@ -51,7 +51,7 @@ export interface AdminIo {
   tty?: { write: (text: string) => void };
 }
 
-export const EXIT = { ok: 0, failed: 1, usage: 2, config: 78 } as const;
+const EXIT = { ok: 0, failed: 1, usage: 2, config: 78 } as const;
 const COMMANDS = ["stats", "list", "show", "revoke", "purge-expired", "push", "doctor", "migrate", "migrate-store"];
 const TAKES_ARG = ["show", "revoke", "push"];
 
@@ -102,7 +102,6 @@ export async function runAdmin(argv: readonly string[], io: AdminIo): Promise<nu
   if (command === "migrate-store") {
     if (o["from-sqlite"] === undefined || o.config === undefined) return usage(io, "migrate-store needs --from-sqlite FILE (the SQLite gateway's database) and --config FILE (naming [database] url)");
     if (o.database !== undefined) return usage(io, "migrate-store copies from --from-sqlite FILE into --config's [database] url; --database does not go with it");
-    return runMigrateStore(o.config, o["from-sqlite"], { json: o.json === true }, io);
   }
   if (command === "doctor") return runDoctor(o.config!, { json: o.json === true, noLink: o["no-link"] === true, standIn: o["stand-in"] === true }, io);
 
@@ -121,6 +120,12 @@ export async function runAdmin(argv: readonly string[], io: AdminIo): Promise<nu
   } else if (o.database !== undefined) database = { backend: "sqlite", path: o.database };
   else return usage(io, "give --config FILE (the gateway's) or --database PATH");
 
+  if (command === "migrate-store") {
+    if (database.backend !== "postgres") {
+      return usage(io, `migrate-store copies into PostgreSQL: ${o.config} names [database] path (SQLite); give the config whose [database] url is the target`);
+    }
+    return runMigrateStore(o["from-sqlite"]!, database.url, { json: o.json === true }, io);
+  }
   if (command === "migrate") return migrateCommand(database, io);
   let store: AdminStore;
   try {
@@ -155,7 +160,7 @@ export async function runAdmin(argv: readonly string[], io: AdminIo): Promise<nu
  * service's environment is not needed (doctor loads the config itself, with the
  * environment); the database password may live there, as for the gateway.
  */
-export function loadAdminConfig(file: string): Config {
+function loadAdminConfig(file: string): Config {
   return loadConfig(file, { [SECRET_ENV]: "unused-by-admin", [DB_PASSWORD_ENV]: process.env[DB_PASSWORD_ENV] });
 }
 
@@ -238,7 +243,7 @@ function listText(rows: readonly cmd.Listed[]): string {
   );
 }
 
-export function usage(io: AdminIo, problem: string): number {
+function usage(io: AdminIo, problem: string): number {
   io.err(`${problem}\n\n${USAGE}`);
   return EXIT.usage;
 }

@@ -2,27 +2,16 @@
 // moving a SQLite gateway onto PostgreSQL (src/store/migrate-store.ts does the
 // copy). Progress on stderr: a bar on a terminal, a plain line per batch
 // otherwise (a log, a pipe); the summary on stdout (JSON with --json).
-import { ConfigError, redactDbUrl } from "../config.ts";
+import { redactDbUrl } from "../config.ts";
 import { AdminOpenError } from "../store/admin.ts";
 import { copySqliteToPg, type CopyProgress, type CopySummary } from "../store/migrate-store.ts";
-import { EXIT, loadAdminConfig, usage, type AdminIo } from "./cli.ts";
+import type { AdminIo } from "./cli.ts";
 import { pairs } from "./format.ts";
 
 const BAR = 30;
 
-export async function runMigrateStore(configFile: string, from: string, o: { json: boolean }, io: AdminIo): Promise<number> {
-  let url: string;
-  try {
-    const config = loadAdminConfig(configFile);
-    if (config.database.backend !== "postgres") {
-      return usage(io, `migrate-store copies into PostgreSQL: ${configFile} names [database] path (SQLite); give the config whose [database] url is the target`);
-    }
-    url = config.database.url;
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    io.err(err.message);
-    return EXIT.config;
-  }
+/** Exit status 0 when copied, 1 when refused (nothing copied then). */
+export async function runMigrateStore(from: string, url: string, o: { json: boolean }, io: AdminIo): Promise<number> {
   io.err(`copying ${from} into ${redactDbUrl(url)} (the SQLite gateway must be stopped: the file is held exclusively meanwhile)`);
   let summary: CopySummary;
   try {
@@ -30,10 +19,10 @@ export async function runMigrateStore(configFile: string, from: string, o: { jso
   } catch (err) {
     if (!(err instanceof AdminOpenError)) throw err;
     io.err(`not copied: ${err.message}`);
-    return EXIT.failed;
+    return 1;
   }
   io.out(o.json ? JSON.stringify(summary, null, 2) : summaryText(summary));
-  return EXIT.ok;
+  return 0;
 }
 
 function progress(io: AdminIo): (p: CopyProgress) => void {
