@@ -41,7 +41,9 @@ commands:
                                 PostgreSQL database of --config ([database] url), keeping every endpoint;
                                 stop the gateway first; refuses a target that holds any registration
 
-ENDPOINT is an endpoint URL, its token, or at least ${cmd.MIN_PREFIX} characters of the token as 'list' shows it.`;
+ENDPOINT is an endpoint URL, its token, or at least ${cmd.MIN_PREFIX} characters of the token as 'list' shows it.
+The database is the config's [database]: path (SQLite) or url (PostgreSQL), the same commands and output
+on both; --database PATH names a SQLite file instead.`;
 
 export interface AdminIo {
   out: (text: string) => void;
