@@ -208,13 +208,18 @@ describe("the admin commands on PostgreSQL", () => {
     assert.match(r.err, /^cannot connect to the database at postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:9\/nothing: .*ECONNREFUSED/);
   });
 
-  test("migrate applies the PostgreSQL migrations once, and refuses while a gateway is connected", async () => {
+  test("migrate applies the PostgreSQL migrations once (password from the URL or the environment), and refuses while a gateway is connected", async () => {
     const url = await server.createDatabase();
     const file = config({ url });
     let r = await run("--config", file, "migrate");
     assert.equal(r.code, 0, r.err);
     assert.equal(r.out.trim(), `schema migrated from version 0 to ${PG_MIGRATIONS.length}`);
-    r = await run("--config", file, "migrate");
+    // the password from the environment instead of the URL, as for the gateway
+    const noPassword = new URL(url);
+    noPassword.password = "";
+    r = await admin(["--config", config({ url: noPassword.toString() }), "migrate"], { UP_GATEWAY_DATABASE_PASSWORD: server.password });
+    outputs.push(r.out, r.err);
+    assert.equal(r.code, 0, r.err);
     assert.equal(r.out.trim(), `schema already at version ${PG_MIGRATIONS.length}`);
     const gateway = await openPgStore({ url });
     try {
