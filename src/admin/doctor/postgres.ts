@@ -31,7 +31,7 @@ function schema(found: number | null): Check {
 
 function writable(w: { ok: true } | { ok: false; error: string }, noSchema: boolean): Check {
   const name = "database writable";
-  const what = noSchema ? "create a table (the schema at the first start)" : "insert a registration";
-  if (w.ok) return ok(name, `a probe write (${what}, rolled back) succeeds`);
-  return fail(name, `a probe write (${what}, rolled back) fails: ${w.error}: the gateway answers 503 to every push; grant the user write access (or connect to the primary, not a read-only standby)`);
+  const what = noSchema ? "CREATE TABLE, as the first start needs" : "INSERT into registrations";
+  if (w.ok) return ok(name, `a probe write succeeds (${what}; rolled back)`);
+  return fail(name, `a probe write (${what}; rolled back) fails: ${w.error}: the gateway answers 503 to every push; grant the user write access (or connect to the primary, not a read-only standby)`);
 }
