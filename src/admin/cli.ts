@@ -3,17 +3,20 @@
 // not be carried out (unknown registration, no database, a schema this
 // version does not know, nothing delivered, a doctor FAIL), 2 usage, 78 config
 // (doctor too, when the config does not load).
-// Only `migrate` changes the schema; the others open the database at the
-// schema they find, older ones included, and refuse only a newer one.
+// Only `migrate` (and `migrate-store`, on its PostgreSQL target) changes the
+// schema; the others open the database at the schema they find, older ones
+// included, and refuse only a newer one. Both backends, one code path
+// (src/store/admin.ts): [database] path is SQLite, [database] url PostgreSQL.
 import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { ConfigError, loadConfig, SECRET_ENV } from "../config.ts";
-import { openDb, type Db } from "../store/db.ts";
-import { migrateAlone, needsNewerSchema, requireKnownSchema, SchemaError } from "../store/schema.ts";
-import { queueCounts } from "./queue-counts.ts";
-import { RegistrationStore } from "../store/registrations.ts";
+import { ConfigError, DB_PASSWORD_ENV, loadConfig, SECRET_ENV, type Config } from "../config.ts";
+import { AdminOpenError, type AdminStore } from "../store/admin.ts";
+import { openAdminStore } from "../store/admin-open.ts";
+import { pgMigrateAlone } from "../store/pg/admin.ts";
+import { migrateAlone } from "../store/schema.ts";
 import * as cmd from "./commands.ts";
 import { pairs, table, when } from "./format.ts";
+import { runMigrateStore } from "./migrate-store.ts";
 import { runDoctor, runPush } from "./operate.ts";
 
 export const USAGE = `usage: up-gateway-admin (--config FILE | --database PATH) [--json] COMMAND
@@ -32,21 +35,29 @@ commands:
                                 --stand-in: with the gateway stopped, answer public_url's check on
                                 [http] listen (a gateway starting meanwhile would find the port taken)
   migrate                       bring the database schema up to date; refuses while a gateway has it open
+                                (PostgreSQL: while any gateway is connected to the database)
+  migrate-store --from-sqlite FILE
+                                copy a SQLite gateway's registrations and queued messages into the
+                                PostgreSQL database of --config ([database] url), keeping every endpoint;
+                                stop the gateway first; refuses a target that holds any registration
 
-ENDPOINT is an endpoint URL, its token, or at least ${cmd.MIN_PREFIX} characters of the token as 'list' shows it.`;
+ENDPOINT is an endpoint URL, its token, or at least ${cmd.MIN_PREFIX} characters of the token as 'list' shows it.
+The database is the config's [database]: path (SQLite) or url (PostgreSQL), the same commands and output
+on both; --database PATH names a SQLite file instead.`;
 
 export interface AdminIo {
   out: (text: string) => void;
   err: (text: string) => void;
   now: () => number;
+  /** Whether err is a terminal (migrate-store draws a progress bar there), and how to write without a newline. */
+  tty?: { write: (text: string) => void };
 }
 
 const EXIT = { ok: 0, failed: 1, usage: 2, config: 78 } as const;
-const COMMANDS = ["stats", "list", "show", "revoke", "purge-expired", "push", "doctor", "migrate"];
+const COMMANDS = ["stats", "list", "show", "revoke", "purge-expired", "push", "doctor", "migrate", "migrate-store"];
 const TAKES_ARG = ["show", "revoke", "push"];
 
-/** Database commands finish synchronously; push and doctor talk to the network. */
-export function runAdmin(argv: readonly string[], io: AdminIo): number | Promise<number> {
+export async function runAdmin(argv: readonly string[], io: AdminIo): Promise<number> {
   let args;
   try {
     args = parseArgs({
@@ -60,6 +71,7 @@ export function runAdmin(argv: readonly string[], io: AdminIo): number | Promise
         ttl: { type: "string" },
         "no-link": { type: "boolean" },
         "stand-in": { type: "boolean" },
+        "from-sqlite": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -86,21 +98,20 @@ export function runAdmin(argv: readonly string[], io: AdminIo): number | Promise
   if ((command === "push" || command === "doctor") && o.config === undefined) return usage(io, `${command} needs --config FILE: it talks to the gateway at its [http] listen`);
   if (o["no-link"] && command !== "doctor") return usage(io, "--no-link goes with doctor");
   if (o["stand-in"] && command !== "doctor") return usage(io, "--stand-in goes with doctor");
-  if (command === "doctor" && o.database !== undefined) return usage(io, "doctor reads [database] path from --config; --database does not go with it");
+  if (command === "doctor" && o.database !== undefined) return usage(io, "doctor reads [database] (path or url) from --config; --database does not go with it");
   if (o.jid !== undefined && !["list", "revoke", "push"].includes(command)) return usage(io, `--jid does not go with ${command}`);
+  if (o["from-sqlite"] !== undefined && command !== "migrate-store") return usage(io, "--from-sqlite goes with migrate-store");
+  if (command === "migrate-store") {
+    if (o["from-sqlite"] === undefined || o.config === undefined) return usage(io, "migrate-store needs --from-sqlite FILE (the SQLite gateway's database) and --config FILE (naming [database] url)");
+    if (o.database !== undefined) return usage(io, "migrate-store copies from --from-sqlite FILE into --config's [database] url; --database does not go with it");
+  }
   if (command === "doctor") return runDoctor(o.config!, { json: o.json === true, noLink: o["no-link"] === true, standIn: o["stand-in"] === true }, io);
 
-  let path: string, publicUrl: string | undefined, listen: { host: string; port: number } | undefined;
+  let database: Config["database"], publicUrl: string | undefined, listen: { host: string; port: number } | undefined;
   if (o.config !== undefined) {
     try {
-      // None of these commands logs in to the XMPP server, so a secret kept only in the
-      // service's environment is not needed (doctor loads the config itself, with the environment).
-      const config = loadConfig(o.config, { [SECRET_ENV]: "unused-by-admin" });
-      if (o.database === undefined && config.database.backend !== "sqlite") {
-        io.err("the admin tool does not yet open a PostgreSQL store ([database] url); give --database PATH for a SQLite file");
-        return EXIT.config;
-      }
-      path = o.database ?? (config.database as { path: string }).path;
+      const config = loadAdminConfig(o.config);
+      database = o.database === undefined ? config.database : { backend: "sqlite", path: o.database };
       publicUrl = config.http.publicUrl;
       listen = config.http;
     } catch (err) {
@@ -108,46 +119,70 @@ export function runAdmin(argv: readonly string[], io: AdminIo): number | Promise
       io.err(err.message);
       return EXIT.config;
     }
-  } else if (o.database !== undefined) path = o.database;
+  } else if (o.database !== undefined) database = { backend: "sqlite", path: o.database };
   else return usage(io, "give --config FILE (the gateway's) or --database PATH");
 
-  // openDb would create a missing file: an empty database would only hide a wrong path.
+  if (command === "migrate-store") {
+    if (database.backend !== "postgres") {
+      return usage(io, `migrate-store copies into PostgreSQL: ${o.config} names [database] path (SQLite); give the config whose [database] url is the target`);
+    }
+    return runMigrateStore(o["from-sqlite"]!, database.url, { json: o.json === true }, io);
+  }
+  if (command === "migrate") return migrateCommand(database, io);
+  let store: AdminStore;
+  try {
+    store = await openAdminStore(database);
+  } catch (err) {
+    if (!(err instanceof AdminOpenError)) throw err;
+    io.err(err.message);
+    return EXIT.failed;
+  }
+  let closed = false;
+  const close = async (): Promise<void> => {
+    if (!closed) await store.close();
+    closed = true;
+  };
+  try {
+    const deps: cmd.AdminDeps = { store: store.registrations, queue: store.queue, now: io.now, ...(publicUrl && { publicUrl }) };
+    if (command !== "push") return await dispatch(command, arg, o, deps, io);
+    // runPush reads its targets, then the database closes before the first request.
+    return await runPush(deps, { key: arg, jid: o.jid, text, ttl, listen: listen!, json: o.json === true }, io, close);
+  } catch (err) {
+    const older = store.olderSchema(err);
+    if (older === undefined) throw err;
+    io.err(`database ${store.where}: ${older}`);
+    return EXIT.failed;
+  } finally {
+    await close();
+  }
+}
+
+/**
+ * None of these commands logs in to the XMPP server, so a secret kept only in the
+ * service's environment is not needed (doctor loads the config itself, with the
+ * environment); the database password may live there, as for the gateway.
+ */
+function loadAdminConfig(file: string): Config {
+  return loadConfig(file, { [SECRET_ENV]: "unused-by-admin", [DB_PASSWORD_ENV]: process.env[DB_PASSWORD_ENV] });
+}
+
+async function migrateCommand(database: Config["database"], io: AdminIo): Promise<number> {
+  if (database.backend === "postgres") {
+    const r = await pgMigrateAlone(database.url);
+    if (!r.ok) {
+      io.err(`not migrated: ${r.error}`);
+      return EXIT.failed;
+    }
+    const { from, to } = r.migrated;
+    io.out(from === to ? `schema already at version ${to}` : `schema migrated from version ${from} to ${to}`);
+    return EXIT.ok;
+  }
+  const { path } = database;
+  // migrateAlone would create a missing file: an empty database would only hide a wrong path.
   if (!existsSync(path)) {
     io.err(`no database at ${path}: check database.path (the gateway creates the file when it first starts)`);
     return EXIT.failed;
   }
-  if (command === "migrate") return migrateCommand(path, io);
-  let db: Db;
-  try {
-    db = openDb(path, { migrate: false });
-  } catch (err) {
-    io.err(`cannot open the database at ${path}: ${(err as Error).message}`);
-    return EXIT.failed;
-  }
-  let found: number | undefined;
-  try {
-    found = requireKnownSchema(db);
-    const deps: cmd.AdminDeps = { store: new RegistrationStore(db), queue: queueCounts(db, found), now: io.now, ...(publicUrl && { publicUrl }) };
-    if (command !== "push") return dispatch(command, arg, o, deps, io);
-    // runPush reads its targets before it returns: the database closes before the first request.
-    return runPush(deps, { key: arg, jid: o.jid, text, ttl, listen: listen!, json: o.json === true }, io);
-  } catch (err) {
-    if (err instanceof SchemaError) {
-      io.err(`database ${path}: ${err.message}`);
-      return EXIT.failed;
-    }
-    // An older schema lacks what a later migration adds: say so, not a SqliteError's stack.
-    if (found !== undefined && /^no such (table|column)/.test((err as Error).message)) {
-      io.err(`database ${path}: ${needsNewerSchema(found)} (${(err as Error).message})`);
-      return EXIT.failed;
-    }
-    throw err;
-  } finally {
-    db.close();
-  }
-}
-
-function migrateCommand(path: string, io: AdminIo): number {
   let r;
   try {
     r = migrateAlone(path);
@@ -163,7 +198,7 @@ function migrateCommand(path: string, io: AdminIo): number {
   return EXIT.ok;
 }
 
-function dispatch(command: string, arg: string | undefined, o: { json?: boolean; jid?: string }, d: cmd.AdminDeps, io: AdminIo): number {
+async function dispatch(command: string, arg: string | undefined, o: { json?: boolean; jid?: string }, d: cmd.AdminDeps, io: AdminIo): Promise<number> {
   const print = <T>(value: T, text: (v: T) => string): number => {
     io.out(o.json ? JSON.stringify(value, null, 2) : text(value));
     return EXIT.ok;
@@ -175,22 +210,22 @@ function dispatch(command: string, arg: string | undefined, o: { json?: boolean;
   };
   switch (command) {
     case "stats":
-      return print(cmd.stats(d), statsText);
+      return print(await cmd.stats(d), statsText);
     case "list":
-      return print(cmd.list(d, o.jid), (rows) => (rows.length === 0 ? "no registrations" : listText(rows)));
+      return print(await cmd.list(d, o.jid), (rows) => (rows.length === 0 ? "no registrations" : listText(rows)));
     case "show":
-      return done(cmd.show(d, arg!), (v) => pairs(Object.entries(v).map(([k, x]) => [k, x === null ? "never" : String(x)])));
+      return done(await cmd.show(d, arg!), (v) => pairs(Object.entries(v).map(([k, x]) => [k, x === null ? "never" : String(x)])));
     case "revoke":
-      if (o.jid !== undefined) return done(cmd.revokeJid(d, o.jid), (v) => `revoked ${v.revoked} registration(s) of ${v.account}`);
-      return done(cmd.revoke(d, arg!), (v) => `revoked ${v.endpoint} (${v.jid})`);
+      if (o.jid !== undefined) return done(await cmd.revokeJid(d, o.jid), (v) => `revoked ${v.revoked} registration(s) of ${v.account}`);
+      return done(await cmd.revoke(d, arg!), (v) => `revoked ${v.endpoint} (${v.jid})`);
     case "purge-expired":
-      return print(cmd.purgeExpired(d), (v) => `purged ${v.purged} expired registration(s)`);
+      return print(await cmd.purgeExpired(d), (v) => `purged ${v.purged} expired registration(s)`);
     default:
       throw new Error(`command ${command} has no case`); // COMMANDS and this switch disagree: a bug
   }
 }
 
-function statsText(s: ReturnType<typeof cmd.stats>): string {
+function statsText(s: Awaited<ReturnType<typeof cmd.stats>>): string {
   return pairs([
     ["live registrations", s.registrations.live],
     ["  unifiedpush (dialect 1)", s.registrations.unifiedpush ?? 0],

@@ -19,9 +19,14 @@ export interface PushArgs {
   json: boolean;
 }
 
-/** Reads the targets from the database at once (read-only), then pushes to each. */
-export function runPush(d: AdminDeps, a: PushArgs, io: AdminIo): number | Promise<number> {
-  const targets = pushTargets(d, a);
+/** Reads the targets from the database (read-only), then pushes to each; `loaded` is called in between (the CLI closes the database there). */
+export async function runPush(d: AdminDeps, a: PushArgs, io: AdminIo, loaded: () => Promise<void> = async () => {}): Promise<number> {
+  let targets: Target[] | string;
+  try {
+    targets = await pushTargets(d, a);
+  } finally {
+    await loaded();
+  }
   if (typeof targets === "string") {
     // --json: a script reads stdout, so the reason is JSON there too
     if (a.json) io.out(JSON.stringify({ error: targets }, null, 2));
@@ -30,20 +35,19 @@ export function runPush(d: AdminDeps, a: PushArgs, io: AdminIo): number | Promis
   }
   const text = a.text ?? `Test notification from up-gateway-admin, ${new Date(d.now()).toISOString()}`;
   const base = localBase(a.listen.host, a.listen.port);
-  return pushAll(targets, { base, text, ttl: a.ttl, timeoutMs: PUSH_TIMEOUT_MS }).then((sent) => {
-    io.out(a.json ? JSON.stringify(sent, null, 2) : sentText(sent));
-    return anyTaken(sent) ? 0 : 1;
-  });
+  const sent = await pushAll(targets, { base, text, ttl: a.ttl, timeoutMs: PUSH_TIMEOUT_MS });
+  io.out(a.json ? JSON.stringify(sent, null, 2) : sentText(sent));
+  return anyTaken(sent) ? 0 : 1;
 }
 
-function pushTargets(d: AdminDeps, a: PushArgs): Target[] | string {
+async function pushTargets(d: AdminDeps, a: PushArgs): Promise<Target[] | string> {
   const now = d.now();
   if (a.jid !== undefined) {
     const account = bareJid(a.jid);
-    const live = d.store.byBare(account).filter((r) => r.expires_at === null || r.expires_at > now);
+    const live = (await d.store.byBare(account)).filter((r) => r.expires_at === null || r.expires_at > now);
     return live.length > 0 ? live.map((r) => ({ token: r.endpoint, jid: r.jid })) : `no live registrations for ${account}`;
   }
-  const found = find(d, a.key!);
+  const found = await find(d, a.key!);
   if (found.ok) return [{ token: found.value.endpoint, jid: found.value.jid }];
   // A whole endpoint that is not (or no longer) in the database still goes to
   // the gateway: its answer is what an app server would get.

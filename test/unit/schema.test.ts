@@ -47,7 +47,7 @@ test("migrateAlone refuses while another connection has the database open, even 
   }
 });
 
-test("an admin command that meets a table its schema version should have but lacks says which schema it needs, not a stack", () => {
+test("an admin command that meets a table its schema version should have but lacks says which schema it needs, not a stack", async () => {
   const dir = tempDir();
   try {
     // A version-2 database whose queue is missing stands for any command that needs what a later migration adds.
@@ -57,7 +57,7 @@ test("an admin command that meets a table its schema version should have but lac
     raw.pragma("user_version = 2");
     raw.close();
     const err: string[] = [];
-    const code = runAdmin(["--database", path, "stats"], { out: () => {}, err: (s) => err.push(s), now: Date.now });
+    const code = await runAdmin(["--database", path, "stats"], { out: () => {}, err: (s) => err.push(s), now: Date.now });
     assert.equal(code, 1);
     assert.match(err.join(), new RegExp(`^database .*v2\\.db: this command needs a newer schema than the database's \\(version 2; this admin tool's is ${SCHEMA_VERSION}\\): restart the gateway .*'up-gateway-admin migrate' \\(no such table: queue\\)$`));
   } finally {

@@ -1,6 +1,7 @@
 // `up-gateway-admin doctor`: every check an operator would otherwise do by
 // hand, in the order a broken setup fails, each with what to do about it.
-// Safe beside a running gateway: it writes nothing to the database, and leaves
+// Safe beside a running gateway: it writes nothing to the database (on
+// PostgreSQL its probe write is rolled back), and leaves
 // the component link to the gateway (xmpp.ts says why).
 import type { LookupFunction } from "node:net";
 import { ConfigError, loadConfig } from "../../config.ts";
@@ -9,6 +10,7 @@ import { localBase, runningGateway, type Running } from "../local.ts";
 import { fail, ok, warn, type Check } from "./check.ts";
 import { databaseChecks, type DiskLimits } from "./database.ts";
 import { publicUrlReach } from "./http.ts";
+import { postgresChecks } from "./postgres.ts";
 import { configRules, publicUrlScheme } from "./rules.ts";
 import { xmppChecks } from "./xmpp.ts";
 
@@ -33,7 +35,7 @@ export async function doctor(configFile: string, d: DoctorDeps): Promise<Check[]
   return [
     ok("config", `${configFile} is valid`),
     gatewayLine(base, gateway),
-    ...(config.database.backend === "sqlite" ? databaseChecks(config.database.path, d.disk) : []),
+    ...(config.database.backend === "sqlite" ? databaseChecks(config.database.path, d.disk) : await postgresChecks(config.database.url)),
     ...(await xmppChecks(config.xmpp, gateway, d.noLink === true)),
     ...configRules(config),
     publicUrlScheme(config.http.publicUrl),

@@ -39,7 +39,7 @@ export function openSqliteStore(path: string, faults?: FaultSink): SqliteStore {
   };
 }
 
-function registrationsOver(s: RegistrationStore): Registrations {
+export function registrationsOver(s: RegistrationStore): Registrations {
   return {
     async lookup(endpoint, now) {
       const reg = s.byEndpoint(endpoint);
