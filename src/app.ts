@@ -19,6 +19,11 @@ import { LinkSlot } from "./cluster/link.ts";
 import { ClusterRelay } from "./cluster/iq-relay.ts";
 import { newInstanceId } from "./cluster/wire.ts";
 import { Role } from "./cluster/role.ts";
+import { Handoff } from "./cluster/handoff.ts";
+import { HopClient } from "./cluster/hop.ts";
+import { announceOnGained } from "./cluster/announce.ts";
+import { LinkHolderWatcher } from "./store/pg/link-holder.ts";
+import type { PushMessage } from "./push.ts";
 import type { PgStore } from "./store/pg/index.ts";
 import { iqHandlers } from "./xmpp/handlers.ts";
 import { createHttpEdge, type HttpEdge } from "./http/server.ts";
@@ -168,13 +173,43 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
   // Another gateway of the cluster queued a message (a standby that kept it): the leader sends it.
   if (store.backend === "postgres") (store as PgStore).waiting.onQueued((id) => flusher.queued(id, false));
 
+  // links = "leader": a standby hands each push to the link holder (src/cluster/handoff.ts), which
+  // answers it on /internal/push; only the database says who holds the link (src/store/pg/link-holder.ts).
+  const policy = { defaultTtl: config.push.defaultTtl, maxTtl: config.push.maxTtl, maxPerRegistration: config.push.maxQueuePerRegistration };
+  const cluster = config.database.backend === "postgres" && config.cluster.links === "leader"
+    ? handover(config.database.url, store as PgStore, pushes, policy)
+    : undefined;
+  function handover(url: string, pg: PgStore, direct: PushService, p: typeof policy) {
+    const watcher = new LinkHolderWatcher({ url, pool: pg.pool, log: log.child({ module: "cluster" }) });
+    const hop = new HopClient({ secret: config.xmpp.secret, log: log.child({ module: "hop" }) });
+    const handoff = new Handoff({
+      holder: watcher.address,
+      forward: hop.forward,
+      store: pg,
+      policy: p,
+      answerWithinMs: config.push.answerWithin * 1000,
+      now,
+      log: log.child({ module: "handoff" }),
+      hopFailed: watcher.refresh,
+      onOutcome: metrics.onOutcome,
+    });
+    return {
+      watcher,
+      hop,
+      // what the HTTP edge calls for every POST: the holder pushes itself, a standby hands over
+      pushes: { push: (endpoint: string, msg: PushMessage) => (role.linkHolder ? direct.push(endpoint, msg) : handoff.push(endpoint, msg)) },
+      internal: { secret: config.xmpp.secret, push: (endpoint: string, msg: PushMessage) => direct.push(endpoint, msg), isHolder: () => role.linkHolder, log: log.child({ module: "hop" }) },
+    };
+  }
+
   function bug(what: string): (err: unknown) => void {
     return (err) => log.error({ err }, `${what} failed: a bug`);
   }
 
   const http: HttpEdge = createHttpEdge({
     log: log.child({ module: "http" }),
-    pushes,
+    pushes: cluster?.pushes ?? pushes,
+    ...(cluster && { internal: cluster.internal, standbyReady: () => cluster.watcher.address() !== undefined }),
     registry,
     isOnline: () => link.online,
     linkHolder: () => role.linkHolder,
@@ -198,10 +233,15 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
   flusher.start();
   health.start();
 
+  // HTTP first: the link holder announces the port it is bound to (0 in tests), so it must be known before the lead.
+  const port = await http.listen(config.http.host, config.http.port);
+  log.info({ host: config.http.host, port, instance }, "http listening");
+  await cluster?.watcher.start();
+  const stopAnnouncing = role.elector && config.cluster.links === "leader"
+    ? announceOnGained({ elector: role.elector, instanceId: instance, listen: { host: config.http.host, port }, now, log: log.child({ module: "cluster" }) })
+    : undefined;
   await relay?.start(); // before the link, so the first stray answers are heard
   role.start();
-  const port = await http.listen(config.http.host, config.http.port);
-  log.info({ host: config.http.host, port }, "http listening");
 
   return {
     port,
@@ -222,6 +262,9 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
       if (!drained) log.info({ inflight: link.inflight }, "stopping with push IQs unanswered: their stored copies are sent again after the restart");
       await role.stop(); // drops the link, then the lead: a standby takes both over within a second
       await relay?.close();
+      stopAnnouncing?.();
+      await cluster?.watcher.close();
+      cluster?.hop.close();
       await flushed;
       await bounces.sweep(); // notifications past their grace end their runs in the store before this memory goes
       await store.close();

@@ -21,7 +21,8 @@ export interface RoleDeps {
 }
 
 export class Role {
-  private readonly elector: LeaderElector | undefined;
+  /** PostgreSQL only: the election itself (the link holder's announcement listens to it). */
+  readonly elector: LeaderElector | undefined;
   private alone = false; // SQLite: leads from start to stop
 
   constructor(private readonly d: RoleDeps) {

@@ -14,6 +14,7 @@ import { deliverer, type DeliverDeps } from "./deliver.ts";
 import { matrixNotFound, matrixRoutes, type MatrixRouteDeps } from "./matrix-route.ts";
 import { messageRoutes, type MessageRouteDeps } from "./message-route.ts";
 import { pushRoutes } from "./push-route.ts";
+import { internalRoutes, type InternalRouteDeps } from "./internal-route.ts";
 import { pushPost, type PushPost } from "./push-post.ts";
 import { problemAnswer, type RequestProblem } from "./status.ts";
 
@@ -38,6 +39,10 @@ export interface HttpDeps {
   storeProblem: () => Promise<string | undefined>;
   /** Whether this gateway holds the component link; a standby (false) hands its pushes on and is healthy while the store is. */
   linkHolder?: () => boolean;
+  /** A standby can hand pushes on: a link holder has been announced (src/store/pg/link-holder.ts). */
+  standbyReady?: () => boolean;
+  /** The hop a standby hands its pushes to this gateway through (src/http/internal-route.ts); several gateways only. */
+  internal?: InternalRouteDeps;
   /** ms within which a request's headers and body must have arrived, else 408 ([http] request_timeout). */
   requestTimeoutMs: number;
   limiter?: { take(key: string): Take };
@@ -63,7 +68,7 @@ function createApp(d: HttpDeps, deliver: ReturnType<typeof deliverer>): Koa {
     const holder = d.linkHolder?.() ?? true;
     const store = await d.storeProblem();
     // a standby delivers through the link holder, or keeps the message in the shared store for it
-    ctx.status = (online || !holder) && store === undefined ? 200 : 503;
+    ctx.status = (online || (!holder && (d.standbyReady?.() ?? true))) && store === undefined ? 200 : 503;
     ctx.body = { xmpp: online ? "online" : "offline", store: store ?? "ok", link_holder: holder };
   });
 
@@ -77,6 +82,7 @@ function createApp(d: HttpDeps, deliver: ReturnType<typeof deliverer>): Koa {
   }
 
   pushRoutes(router, { isLive });
+  if (d.internal) internalRoutes(router, d.internal);
   messageRoutes(router, { cancel: d.cancel });
   matrixRoutes(router, { log: d.log, deliver, publicUrl: d.publicUrl, dedupe: d.matrixDedupe });
 
