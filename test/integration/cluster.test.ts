@@ -24,7 +24,7 @@ before(async () => {
   const url = await pg.createSchema();
   // Both at once on an empty database: migrations under the advisory lock.
   gateways = await Promise.all([0, 1].map(() => startGateway(prosody, { database: { path: undefined, url }, push: { queue_sweep_interval: 1 } })));
-  await Promise.all(gateways.map((g) => g.waitHealthy()));
+  await Promise.all(gateways.map((g) => g.waitHealthy(30_000))); // two cold starts at once on a loaded machine
   dist = await connectDistributor(prosody, { username: "cluster1", resource: "phone" });
 });
 after(async () => {

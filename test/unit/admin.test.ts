@@ -29,24 +29,24 @@ async function filled() {
   return { f, a: a.reg, b: b.reg, c: c.reg };
 }
 
-function run(f: ReturnType<typeof fixture>, ...argv: string[]) {
+async function run(f: ReturnType<typeof fixture>, ...argv: string[]) {
   const out: string[] = [];
   const err: string[] = [];
-  const code = runAdmin(["--database", f.path, ...argv], { out: (s) => out.push(s), err: (s) => err.push(s), now: () => f.clock.t });
+  const code = await runAdmin(["--database", f.path, ...argv], { out: (s) => out.push(s), err: (s) => err.push(s), now: () => f.clock.t });
   return { code, out: out.join("\n"), err: err.join("\n") };
 }
 
 test("stats counts live registrations by dialect, expired ones, accounts and queued messages", async () => {
   const { f } = await filled();
   try {
-    const r = run(f, "stats", "--json");
+    const r = await run(f, "stats", "--json");
     assert.equal(r.code, 0, r.err);
     assert.deepEqual(JSON.parse(r.out), {
       registrations: { unifiedpush: 1, conversations: 1, live: 2, expired: 1, expiringWithin24h: 1 },
       accounts: 2,
       queuedMessages: 0,
     });
-    const text = run(f, "stats").out;
+    const text = (await run(f, "stats")).out;
     assert.match(text, /^live registrations\s+2$/m);
     assert.match(text, /^expired, not yet purged\s+1$/m);
   } finally {
@@ -57,14 +57,14 @@ test("stats counts live registrations by dialect, expired ones, accounts and que
 test("list shows every registration with its endpoint shortened, never whole", async () => {
   const { f, a, b } = await filled();
   try {
-    const r = run(f, "list");
+    const r = await run(f, "list");
     assert.equal(r.code, 0);
     assert.match(r.out, /^ENDPOINT\s+DIALECT\s+JID\s+CREATED\s+RENEWED\s+EXPIRES$/m);
     assert.ok(r.out.includes(short(a.endpoint)));
     assert.ok(!r.out.includes(a.endpoint) && !r.out.includes(b.endpoint));
     assert.match(r.out, /never/);
     assert.match(r.out, /\(expired\)/);
-    const rows = JSON.parse(run(f, "list", "--json").out);
+    const rows = JSON.parse((await run(f, "list", "--json")).out);
     assert.equal(rows.length, 3);
     assert.deepEqual(rows.map((x: { endpoint: string }) => x.endpoint), [a, b].map((x) => short(x.endpoint)).concat(rows[2].endpoint));
   } finally {
@@ -75,9 +75,9 @@ test("list shows every registration with its endpoint shortened, never whole", a
 test("list --jid takes an account, or a full JID counted as its account", async () => {
   const { f } = await filled();
   try {
-    assert.equal(JSON.parse(run(f, "list", "--jid", "alice@example.org", "--json").out).length, 2);
-    assert.equal(JSON.parse(run(f, "list", "--jid", "alice@example.org/whatever", "--json").out).length, 2);
-    assert.equal(run(f, "list", "--jid", "nobody@example.org").out, "no registrations");
+    assert.equal(JSON.parse((await run(f, "list", "--jid", "alice@example.org", "--json")).out).length, 2);
+    assert.equal(JSON.parse((await run(f, "list", "--jid", "alice@example.org/whatever", "--json")).out).length, 2);
+    assert.equal((await run(f, "list", "--jid", "nobody@example.org")).out, "no registrations");
   } finally {
     f.close();
   }
@@ -87,14 +87,14 @@ test("show finds a registration by URL, token or the shortened form list prints"
   const { f, b } = await filled();
   try {
     for (const key of [`https://up.example.org/up/${b.endpoint}`, b.endpoint, short(b.endpoint), b.endpoint.slice(0, 6)]) {
-      const r = run(f, "show", key, "--json");
+      const r = await run(f, "show", key, "--json");
       assert.equal(r.code, 0, `${key}: ${r.err}`);
       const v = JSON.parse(r.out);
       assert.equal(v.endpoint, b.endpoint);
       assert.equal(v.application, APP);
       assert.equal(v.expired, true);
     }
-    assert.match(run(f, "show", b.endpoint).out, /^application\s+bK3s/m);
+    assert.match((await run(f, "show", b.endpoint)).out, /^application\s+bK3s/m);
   } finally {
     f.close();
   }
@@ -103,19 +103,19 @@ test("show finds a registration by URL, token or the shortened form list prints"
 test("show and revoke explain an unknown, ambiguous or too short endpoint with exit code 1", async () => {
   const { f } = await filled();
   try {
-    let r = run(f, "show", "ZZZZZZZZ");
+    let r = await run(f, "show", "ZZZZZZZZ");
     assert.equal(r.code, 1);
     assert.match(r.err, /no registration with endpoint ZZZZZZZZ/);
-    r = run(f, "revoke", "abcde");
+    r = await run(f, "revoke", "abcde");
     assert.equal(r.code, 1);
     assert.match(r.err, /at least 6 characters/);
     // the fixture's own registry mints E000…001, E000…002: alike in their first characters
     assert.ok((await f.registry.register1("dave@example.org/a", "t1")).ok && (await f.registry.register1("dave@example.org/a", "t2")).ok);
-    r = run(f, "revoke", "E00000");
+    r = await run(f, "revoke", "E00000");
     assert.equal(r.code, 1);
     assert.match(r.err, /more than one/);
     assert.equal(f.store.byBare("dave@example.org").length, 2);
-    r = run(f, "show", "not a token!");
+    r = await run(f, "show", "not a token!");
     assert.equal(r.code, 1);
     assert.match(r.err, /not an endpoint URL or token/);
   } finally {
@@ -126,7 +126,7 @@ test("show and revoke explain an unknown, ambiguous or too short endpoint with e
 test("revoke by endpoint deletes that registration only; the endpoint is unknown afterwards", async () => {
   const { f, a, c } = await filled();
   try {
-    const r = run(f, "revoke", a.endpoint);
+    const r = await run(f, "revoke", a.endpoint);
     assert.equal(r.code, 0, r.err);
     assert.equal(r.out, `revoked ${short(a.endpoint)} (alice@example.org/phone)`);
     assert.equal(await f.registry.lookup(a.endpoint), undefined);
@@ -139,11 +139,11 @@ test("revoke by endpoint deletes that registration only; the endpoint is unknown
 test("revoke --jid deletes every registration of the account", async () => {
   const { f, b } = await filled();
   try {
-    const r = run(f, "revoke", "--jid", "alice@example.org/phone", "--json");
+    const r = await run(f, "revoke", "--jid", "alice@example.org/phone", "--json");
     assert.equal(r.code, 0, r.err);
     assert.deepEqual(JSON.parse(r.out), { revoked: 2, account: "alice@example.org" });
     assert.deepEqual(f.store.all().map((x) => x.id), [b.id]);
-    const again = run(f, "revoke", "--jid", "alice@example.org");
+    const again = await run(f, "revoke", "--jid", "alice@example.org");
     assert.equal(again.code, 1);
     assert.match(again.err, /no registrations for alice@example.org/);
   } finally {
@@ -154,8 +154,8 @@ test("revoke --jid deletes every registration of the account", async () => {
 test("purge-expired deletes only what has expired", async () => {
   const { f } = await filled();
   try {
-    assert.equal(run(f, "purge-expired").out, "purged 1 expired registration(s)");
-    assert.deepEqual(JSON.parse(run(f, "purge-expired", "--json").out), { purged: 0 });
+    assert.equal((await run(f, "purge-expired")).out, "purged 1 expired registration(s)");
+    assert.deepEqual(JSON.parse((await run(f, "purge-expired", "--json")).out), { purged: 0 });
     assert.equal(f.store.all().length, 2);
   } finally {
     f.close();
@@ -166,7 +166,7 @@ test("usage mistakes exit 2 with the usage text", async () => {
   const { f } = await filled();
   try {
     for (const argv of [[], ["frobnicate"], ["stats", "extra"], ["show"], ["revoke"], ["revoke", "abcdef", "--jid", "a@b"], ["--nope", "stats"]]) {
-      const r = run(f, ...argv);
+      const r = await run(f, ...argv);
       assert.equal(r.code, 2, argv.join(" "));
       assert.match(r.err, /usage: up-gateway-admin/);
     }
@@ -175,12 +175,12 @@ test("usage mistakes exit 2 with the usage text", async () => {
   }
 });
 
-test("a missing database is an error that names the path, and no file is created", () => {
+test("a missing database is an error that names the path, and no file is created", async () => {
   const f = fixture();
   try {
     const missing = join(f.dir, "typo.db");
     const err: string[] = [];
-    const code = runAdmin(["--database", missing, "stats"], { out: () => {}, err: (s) => err.push(s), now: Date.now });
+    const code = await runAdmin(["--database", missing, "stats"], { out: () => {}, err: (s) => err.push(s), now: Date.now });
     assert.equal(code, 1);
     assert.ok(err.join().startsWith(`no database at ${missing}`));
     assert.equal(existsSync(missing), false);
@@ -189,13 +189,13 @@ test("a missing database is an error that names the path, and no file is created
   }
 });
 
-test("a file that is not a database is an error, not a crash", () => {
+test("a file that is not a database is an error, not a crash", async () => {
   const f = fixture();
   try {
     const junk = join(f.dir, "junk.db");
     writeFileSync(junk, "this is not sqlite, just text that is long enough to have a header".repeat(10));
     const err: string[] = [];
-    const code = runAdmin(["--database", junk, "stats"], { out: () => {}, err: (s) => err.push(s), now: Date.now });
+    const code = await runAdmin(["--database", junk, "stats"], { out: () => {}, err: (s) => err.push(s), now: Date.now });
     assert.equal(code, 1);
     assert.match(err.join(), /cannot open the database/);
   } finally {
@@ -209,21 +209,21 @@ test("a bad config file exits 78 with the config error; the secret is not needed
     const bad = join(f.dir, "bad.toml");
     writeFileSync(bad, "[http]\nlisten = 'nowhere'\n");
     const err: string[] = [];
-    assert.equal(runAdmin(["--config", bad, "stats"], { out: () => {}, err: (s) => err.push(s), now: Date.now }), 78);
+    assert.equal(await runAdmin(["--config", bad, "stats"], { out: () => {}, err: (s) => err.push(s), now: Date.now }), 78);
     assert.match(err.join(), /config: /);
     const good = join(f.dir, "good.toml");
     writeFileSync(good, `[xmpp]\nservice = "xmpp://127.0.0.1:5347"\ndomain = "up.example.org"\n[http]\nlisten = "127.0.0.1:0"\npublic_url = "https://up.example.org"\n[database]\npath = ${JSON.stringify(f.path)}\n`);
     const a = await f.registry.register1("carol@example.org/x", "t");
     assert.ok(a.ok);
     const out: string[] = [];
-    assert.equal(runAdmin(["--config", good, "show", a.reg.endpoint, "--json"], { out: (s) => out.push(s), err: (s) => err.push(s), now: Date.now }), 0, err.join());
+    assert.equal(await runAdmin(["--config", good, "show", a.reg.endpoint, "--json"], { out: (s) => out.push(s), err: (s) => err.push(s), now: Date.now }), 0, err.join());
     assert.equal(JSON.parse(out.join()).endpoint, `https://up.example.org/up/${a.reg.endpoint}`);
   } finally {
     f.close();
   }
 });
 
-test("tables align columns by their widest cell and times print as UTC minutes", () => {
+test("tables align columns by their widest cell and times print as UTC minutes", async () => {
   assert.equal(table(["A", "BB"], [["xyz", "1"], ["", "22"]]), "A    BB\nxyz  1\n     22");
   assert.equal(when(T0), "2026-01-15 12:00Z");
   assert.equal(short("abcdefghijkl"), "abcdefgh…");
