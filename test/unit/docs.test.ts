@@ -183,13 +183,21 @@ test("the overview has the Mermaid diagram from app server through gateway and X
   for (const edge of [/app -- .* --> proxy/, /proxy -- .* --> gw/, /gw -- .* --> xmpp/, /xmpp -- .* --> phone/]) assert.match(diagram, edge);
 });
 
-test("relative links in the docs and the README lead to files that exist", () => {
+/** The anchors GitHub gives a Markdown file's headings: lower case, punctuation dropped, spaces as hyphens. */
+function anchors(file: string): Set<string> {
+  const text = read(file).replace(/^```[\s\S]*?^```$/gm, "");
+  return new Set([...text.matchAll(/^#{1,6} (.+)$/gm)].map((m) => m[1]!.toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, "").replace(/ /g, "-")));
+}
+
+test("relative links in the docs and the README lead to files that exist, and to headings that exist", () => {
   const pages = ["README.md", ...readdirSync(join(ROOT, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
   for (const page of pages) {
-    for (const m of read(page).matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)) {
+    for (const m of read(page).matchAll(/\]\(([^)#\s]*)(?:#([^)\s]*))?\)/g)) {
       const target = m[1]!;
       if (/^[a-z]+:/.test(target)) continue;
-      assert.ok(existsSync(join(ROOT, dirname(page), target)), `${page} links to ${target}`);
+      const file = target === "" ? page : join(dirname(page), target);
+      assert.ok(existsSync(join(ROOT, file)), `${page} links to ${target}`);
+      if (m[2] !== undefined && file.endsWith(".md")) assert.ok(anchors(file).has(m[2]), `${page} links to ${target}#${m[2]}: no such heading`);
     }
   }
 });
