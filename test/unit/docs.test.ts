@@ -90,6 +90,18 @@ test("the TOML files shown in the docs are valid configs", () => {
   assert.ok(loadConfig(join(ROOT, "config.example.toml")));
 });
 
+test("the HA guide's TOML files are valid configs for a gateway on PostgreSQL", () => {
+  const blocks = codeBlocks("docs/high-availability.md", "toml");
+  assert.ok(blocks.length > 0);
+  for (const block of blocks) {
+    // Both secrets from the environment file, as the guide says.
+    const config = parseConfig(parse(block) as Doc, { UP_GATEWAY_XMPP_SECRET: "from-the-env", UP_GATEWAY_DATABASE_PASSWORD: "from-the-env" });
+    assert.equal(config.database.backend, "postgres");
+    assert.equal(config.xmpp.domain, "up.example.org");
+    assert.equal(config.http.publicUrl, "https://up.example.org");
+  }
+});
+
 /** Every double-quoted string literal in src/, where the log messages live. */
 function sourceStrings(): Set<string> {
   const out = new Set<string>();
@@ -104,6 +116,33 @@ function sourceStrings(): Set<string> {
   return out;
 }
 
+/** Every template literal in src/ without a line break, as a pattern where each `${...}` matches anything. */
+function sourceTemplates(): RegExp[] {
+  const out: RegExp[] = [];
+  const walk = (dir: string): void => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, e.name);
+      if (e.isDirectory()) walk(path);
+      else if (e.name.endsWith(".ts")) {
+        for (const m of readFileSync(path, "utf8").matchAll(/`([^`\n]*)`/g)) {
+          const parts = m[1]!.split(/\$\{[^}]*\}/).map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
+          // Only templates that start with words of their own: `${a}${b}` would match any line.
+          if (parts.length > 1 && parts[0]!.length >= 8) out.push(new RegExp(`^${parts.join(".+")}$`));
+        }
+      }
+    }
+  };
+  walk(join(ROOT, "src"));
+  return out;
+}
+
+/** Whether the gateway writes `msg`: a string literal, two literals joined (a message with an optional tail), or a template literal. */
+function written(msg: string, strings: Set<string>, templates: RegExp[]): boolean {
+  if (strings.has(msg)) return true;
+  for (let i = 8; i <= msg.length - 8; i++) if (strings.has(msg.slice(0, i)) && strings.has(msg.slice(i))) return true;
+  return templates.some((t) => t.test(msg));
+}
+
 test("every log line the troubleshooting page explains is one the gateway writes", () => {
   const text = read("docs/troubleshooting.md");
   const logSection = text.slice(text.indexOf("## Reading the log"), text.indexOf("## What app servers"));
@@ -111,6 +150,18 @@ test("every log line the troubleshooting page explains is one the gateway writes
   assert.ok(messages.length >= 15, `found only ${messages.length} log lines`);
   const strings = sourceStrings();
   for (const msg of messages) assert.ok(strings.has(msg), `no log line ${JSON.stringify(msg)} in src/`);
+});
+
+test("every log line the HA guide explains is one the gateway writes, and every metric it names is registered", () => {
+  const text = read("docs/high-availability.md");
+  const logs = text.slice(text.indexOf("### Logs"), text.indexOf("### The link holder is killed"));
+  const messages = [...logs.matchAll(/^\| `([^`]+)` \| (?:info|warn|error|debug) \|/gm)].map((m) => m[1]!);
+  assert.ok(messages.length >= 8, `found only ${messages.length} log lines`);
+  const strings = sourceStrings();
+  const templates = sourceTemplates();
+  for (const msg of messages) assert.ok(written(msg, strings, templates), `no log line ${JSON.stringify(msg)} in src/`);
+  const registered = new Set([...read("src/metrics.ts").matchAll(/name: "(up_gateway_\w+)"/g)].map((m) => m[1]!));
+  for (const [, name] of text.matchAll(/`(up_gateway_\w+)/g)) assert.ok(registered.has(name!), `no metric ${name} in src/metrics.ts`);
 });
 
 test("the metrics table matches the metrics src/metrics.ts registers, and the outcomes src/outcomes.ts defines", () => {
@@ -132,13 +183,21 @@ test("the overview has the Mermaid diagram from app server through gateway and X
   for (const edge of [/app -- .* --> proxy/, /proxy -- .* --> gw/, /gw -- .* --> xmpp/, /xmpp -- .* --> phone/]) assert.match(diagram, edge);
 });
 
-test("relative links in the docs and the README lead to files that exist", () => {
+/** The anchors GitHub gives a Markdown file's headings: lower case, punctuation dropped, spaces as hyphens. */
+function anchors(file: string): Set<string> {
+  const text = read(file).replace(/^```[\s\S]*?^```$/gm, "");
+  return new Set([...text.matchAll(/^#{1,6} (.+)$/gm)].map((m) => m[1]!.toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, "").replace(/ /g, "-")));
+}
+
+test("relative links in the docs and the README lead to files that exist, and to headings that exist", () => {
   const pages = ["README.md", ...readdirSync(join(ROOT, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
   for (const page of pages) {
-    for (const m of read(page).matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)) {
+    for (const m of read(page).matchAll(/\]\(([^)#\s]*)(?:#([^)\s]*))?\)/g)) {
       const target = m[1]!;
       if (/^[a-z]+:/.test(target)) continue;
-      assert.ok(existsSync(join(ROOT, dirname(page), target)), `${page} links to ${target}`);
+      const file = target === "" ? page : join(dirname(page), target);
+      assert.ok(existsSync(join(ROOT, file)), `${page} links to ${target}`);
+      if (m[2] !== undefined && file.endsWith(".md")) assert.ok(anchors(file).has(m[2]), `${page} links to ${target}#${m[2]}: no such heading`);
     }
   }
 });
