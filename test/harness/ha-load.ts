@@ -23,8 +23,8 @@ export interface Phone {
   endpoint: string;
   ecdh: ECDH;
   auth: Buffer;
-  /** base64 of each push body, with when it arrived (performance.now()). */
-  arrivals: { key: string; at: number }[];
+  /** base64 of each push body, when it arrived (performance.now()), and the edge that sent it (its IQ id's `<instance>.` tag). */
+  arrivals: { key: string; at: number; edge: string }[];
 }
 
 /** Registers one dialect-2 subscription and records the arrival time of every push this connection receives. */
@@ -36,7 +36,7 @@ export async function phone(dist: Distributor, app: string): Promise<Phone> {
   const p: Phone = { dist, path: new URL(endpoint).pathname, endpoint, ecdh, auth: randomBytes(16), arrivals: [] };
   dist.client.on("stanza", (s: Element) => {
     const push = s.is("iq") && s.attrs.type === "set" ? s.getChild("push", NS_UP2) : undefined;
-    if (push) p.arrivals.push({ key: push.getText(), at: performance.now() });
+    if (push) p.arrivals.push({ key: push.getText(), at: performance.now(), edge: String(s.attrs.id).split(".")[0]! });
   });
   return p;
 }

@@ -199,7 +199,10 @@ test("the link holder SIGKILLed mid-run: a standby takes the link over and deliv
   await killed;
   await settle(sent, phones, 30_000);
   const f = figures(sent, phones);
-  const firstAfter = Math.min(...phones.flatMap((p) => p.arrivals.filter((a) => a.at > killedAt).map((a) => a.at)));
+  // The first push sent by another edge than those that delivered before the kill: the new holder's.
+  const arrivals = phones.flatMap((p) => p.arrivals);
+  const oldEdges = new Set(arrivals.filter((a) => a.at <= killedAt).map((a) => a.edge));
+  const firstAfter = Math.min(...arrivals.filter((a) => a.at > killedAt && !oldEdges.has(a.edge)).map((a) => a.at));
   const next = await holder();
   const { lostKeys: _l, copies: _c, ...table } = f;
   const recoveryMs = Math.round(firstAfter - killedAt);
