@@ -26,6 +26,9 @@ import { Metrics } from "./metrics.ts";
 import { RateLimiter } from "./ratelimit.ts";
 import { NotifyDedupe } from "./matrix-dedupe.ts";
 import { mintMessageId, mintToken, type MintToken } from "./tokens.ts";
+import { FixedDeadline } from "./deadline.ts";
+import { RETRY_AFTER, type PushOutcome } from "./outcomes.ts";
+import type { PushMessage } from "./push.ts";
 
 export interface AppDeps {
   now?: () => number;
@@ -174,7 +177,7 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
 
   const http: HttpEdge = createHttpEdge({
     log: log.child({ module: "http" }),
-    pushes,
+    pushes: store.backend === "postgres" ? boundedPushes(pushes, config.push.answerWithin * 1000 + STORE_SLACK_MS) : pushes,
     registry,
     isOnline: () => link.online,
     linkHolder: () => role.linkHolder,
@@ -226,6 +229,29 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
       await bounces.sweep(); // notifications past their grace end their runs in the store before this memory goes
       await store.close();
       log.info("stopped");
+    },
+  };
+}
+
+/**
+ * PostgreSQL while it is down or restarting: each of a POST's store calls (lookup, hasWaiting,
+ * enqueue) may wait for a connection (2 s) and then for its query (3 s), one after the other, so
+ * without a bound on the whole a POST can be answered after 5 s and more. Past answer_within plus
+ * this slack it is answered 503 + Retry-After (the store cannot write now); the push runs on, and
+ * whatever it ends in (a message kept after all) is at worst sent once more after the sender retries.
+ */
+const STORE_SLACK_MS = 2_000;
+
+function boundedPushes(pushes: PushService, ms: number): { push(endpoint: string, msg: PushMessage): Promise<PushOutcome> } {
+  const deadline = new FixedDeadline(ms);
+  const late: PushOutcome = { kind: "store-failed", retryAfter: RETRY_AFTER.storeFailed };
+  return {
+    async push(endpoint, msg) {
+      // settled as data, so that only the deadline gives undefined; a bug's rejection still reaches the HTTP edge
+      const first = await deadline.race(pushes.push(endpoint, msg).then((o) => ({ o }), (err: unknown) => ({ err })));
+      if (first === undefined) return late;
+      if ("err" in first) throw first.err;
+      return first.o;
     },
   };
 }
