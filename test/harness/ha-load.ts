@@ -122,6 +122,8 @@ export interface Figures {
   tcpFailed: number;
   unanswered: number;
   delivered: number;
+  /** Answered other than 201 and delivered all the same (a push that ran on past its answer): never a loss, at worst a duplicate after the sender's retry. */
+  refusedButDelivered: number;
   lost: number;
   duplicated: number;
   /** The longest time between two deliveries, first to last (ms). */
@@ -159,6 +161,7 @@ export function figures(sent: readonly Sent[], phones: readonly Phone[]): Figure
     tcpFailed: sent.filter((s) => s.status === "tcp").length,
     unanswered: sent.filter((s) => s.status === "timeout").length,
     delivered: copies.size,
+    refusedButDelivered: refused.filter((s) => copies.has(s.key)).length,
     lost: lostKeys.length,
     duplicated: [...copies.values()].reduce((sum, c) => sum + c - 1, 0),
     gapMs: Math.round(gapMs),
