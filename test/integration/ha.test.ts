@@ -64,11 +64,11 @@ async function revive(i: number): Promise<void> {
 }
 
 /** The checks every case makes on what the phones saw. */
-function commonChecks(sent: readonly Sent[], f: ReturnType<typeof figures>, deadPorts: readonly number[]): void {
+function commonChecks(sent: readonly Sent[], f: ReturnType<typeof figures>, deadGateways: readonly number[]): void {
   assert.equal(f.lost, 0, `accepted but never delivered: ${f.lostKeys.length} (${sent.filter((s) => f.lostKeys.includes(s.key)).map((s) => `#${s.n} via ${s.gateway}`).join(", ")})`);
   assert.equal(f.unanswered, 0, "a POST got no answer at all within 15 s");
   const tcp = sent.filter((s) => s.status === "tcp");
-  assert.deepEqual([...new Set(tcp.map((s) => s.gateway))].filter((g) => !deadPorts.includes(g)), [], "only a killed gateway's port may refuse connections");
+  assert.deepEqual([...new Set(tcp.map((s) => s.gateway))].filter((g) => !deadGateways.includes(g)), [], "only a killed gateway's port may refuse connections");
   const slow = sent.filter((s) => typeof s.status === "number" && s.ms > ANSWER_MS);
   assert.deepEqual(slow.map((s) => `#${s.n} ${s.status} in ${Math.round(s.ms)} ms`), [], `every POST answered within ${ANSWER_MS} ms`);
   for (const s of sent) if (typeof s.status === "number" && s.status !== 201) assert.ok(s.status === 503 && s.retryAfter !== null, `#${s.n}: ${s.status} without Retry-After`);
@@ -178,7 +178,7 @@ test("a standby SIGKILLed mid-run: deliveries through the other two go on as bef
   assert.equal(f.duplicated, 0, "a standby sends nothing, so its death duplicates nothing");
   const others = sent.filter((s) => s.gateway !== victim);
   assert.deepEqual(others.filter((s) => s.status !== 201).map((s) => `#${s.n}: ${s.status}`), [], "every POST through the others is accepted");
-  assert.ok(f.gapMs <= 2_000, `deliveries go on (longest gap ${f.gapMs} ms)`);
+  assert.ok(f.gapMs <= 3_000, `deliveries go on (longest gap ${f.gapMs} ms; 50 to 100 ms apart normally, 1.2 s at most in our runs)`);
   await revive(victim);
 });
 
