@@ -31,6 +31,8 @@ import { Metrics } from "./metrics.ts";
 import { RateLimiter } from "./ratelimit.ts";
 import { NotifyDedupe } from "./matrix-dedupe.ts";
 import { mintMessageId, mintToken, type MintToken } from "./tokens.ts";
+import { FixedDeadline } from "./deadline.ts";
+import { RETRY_AFTER, type PushOutcome } from "./outcomes.ts";
 
 export interface AppDeps {
   now?: () => number;
@@ -208,7 +210,8 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
 
   const http: HttpEdge = createHttpEdge({
     log: log.child({ module: "http" }),
-    pushes: cluster?.pushes ?? pushes,
+    // PostgreSQL: every POST answered within answer_within + 2 s, however long the database makes a store call wait
+    pushes: store.backend === "postgres" ? boundedPushes(cluster?.pushes ?? pushes, config.push.answerWithin * 1000 + STORE_SLACK_MS) : pushes,
     ...(cluster && { internal: cluster.internal, standbyReady: () => cluster.watcher.address() !== undefined }),
     registry,
     isOnline: () => link.online,
@@ -269,6 +272,29 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
       await bounces.sweep(); // notifications past their grace end their runs in the store before this memory goes
       await store.close();
       log.info("stopped");
+    },
+  };
+}
+
+/**
+ * PostgreSQL while it is down or restarting: each of a POST's store calls (lookup, hasWaiting,
+ * enqueue) may wait for a connection (2 s) and then for its query (3 s), one after the other, so
+ * without a bound on the whole a POST can be answered after 5 s and more. Past answer_within plus
+ * this slack it is answered 503 + Retry-After (the store cannot write now); the push runs on, and
+ * whatever it ends in (a message kept after all) is at worst sent once more after the sender retries.
+ */
+const STORE_SLACK_MS = 2_000;
+
+function boundedPushes(pushes: Pick<PushService, "push">, ms: number): { push(endpoint: string, msg: PushMessage): Promise<PushOutcome> } {
+  const deadline = new FixedDeadline(ms);
+  const late: PushOutcome = { kind: "store-failed", retryAfter: RETRY_AFTER.storeFailed };
+  return {
+    async push(endpoint, msg) {
+      // settled as data, so that only the deadline gives undefined; a bug's rejection still reaches the HTTP edge
+      const first = await deadline.race(pushes.push(endpoint, msg).then((o) => ({ o }), (err: unknown) => ({ err })));
+      if (first === undefined) return late;
+      if ("err" in first) throw first.err;
+      return first.o;
     },
   };
 }

@@ -94,6 +94,7 @@ export class ClusterRelay {
       application_name: "up-gateway-relay",
     });
     this.pool.on("error", (err) => o.log?.debug({ err: { message: err.message } }, "relay connection lost"));
+    this.pool.on("connect", (client) => client.on("error", () => {})); // a checked-out connection's death must not crash us (see src/store/pg/index.ts)
   }
 
   /** Listening (relayed answers and presence reach us). */

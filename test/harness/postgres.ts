@@ -47,7 +47,10 @@ export interface Postgres {
   stop(): Promise<void>;
   restart(): Promise<void>;
   halt(): Promise<void>;
+  /** Starts it again on the same port and data dir; after a crash() it retries until the old backends are gone. */
   resume(): Promise<void>;
+  /** `kill -9` of the postmaster (no shutdown, no checkpoint: crash recovery at the next resume()). */
+  crash(): Promise<void>;
   logTail(lines?: number): string;
 }
 
@@ -152,6 +155,26 @@ export async function startPostgres(): Promise<Postgres> {
     await terminate(child, "SIGINT", STOP_GRACE_MS);
   }
 
+  async function crash(): Promise<void> {
+    if (child === undefined) return;
+    child.ref();
+    await terminate(child, "SIGKILL", STOP_GRACE_MS);
+  }
+
+  // After a crash the orphaned backends notice the postmaster's death within moments, but until they
+  // have exited a new postmaster refuses the data dir ("pre-existing shared memory block is still in use").
+  async function launchRetrying(): Promise<void> {
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    for (;;) {
+      try {
+        return await launch();
+      } catch (error) {
+        if (Date.now() > deadline) throw error;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  }
+
   let created = 0;
   async function createDatabase(name = `t${process.pid}_${++created}_${randomBytes(3).toString("hex")}`): Promise<string> {
     const c = new pg.Client({ connectionString: url() });
@@ -192,6 +215,7 @@ export async function startPostgres(): Promise<Postgres> {
     createDatabase,
     createSchema,
     logTail,
-    ...serverLifecycle(dir, launch, halt),
+    ...serverLifecycle(dir, launchRetrying, halt),
+    crash,
   };
 }

@@ -82,6 +82,11 @@ export async function openPgStore(o: PgStoreOptions): Promise<PgStore> {
   // An idle connection died (server restart, network): the pool drops it and
   // opens a new one on the next query. Unhandled, this event would crash us.
   pool.on("error", (err) => o.log?.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, "postgres connection lost"));
+  // A connection that dies while checked out (in a transaction between two queries, or pool.query's
+  // once-only listener already spent) emits 'error' on the client itself, where the pool listens no
+  // more: unhandled, one server restart would crash every gateway. The query in progress, or the next
+  // one, fails on its own and the connection is dropped on release (tx.ts).
+  pool.on("connect", (client) => client.on("error", () => {}));
   const listener = new PgListener({ url: o.url, channels: [REGISTRATIONS_CHANNEL, QUEUE_CHANNEL], ...(o.log && { log: o.log }) });
   const cache = new PgEndpointCache(listener);
   const waiting = new MaybeWaiting(listener);
