@@ -44,7 +44,7 @@ const USAGE = `usage: npm run bench -- [options]
                        queue path, several gateways on one PostgreSQL; bench/pg.ts), which takes
                        --distributors, --concurrency, --payload, --duration, --warmup, --rounds,
                        --loadgen, --gateway-entry, --tsx, --node-args, --quick and:
-  --queued N           pushes stored per backend in the queue path (10000)
+  --queued N           pushes stored per backend in the queue path (5000)
   --instances N        gateways on one PostgreSQL in the cluster part, 1 to skip it (3)
 exit status: 0 targets met, 3 a target missed, 1 the bench failed`;
 
@@ -66,7 +66,7 @@ const options = {
   tsx: { type: "boolean", default: false },
   quick: { type: "boolean", default: false },
   database: { type: "string", default: "sqlite" },
-  queued: { type: "string", default: "10000" },
+  queued: { type: "string", default: "5000" },
   instances: { type: "string", default: "3" },
   help: { type: "boolean", short: "h", default: false },
 } as const;
