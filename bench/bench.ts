@@ -46,6 +46,7 @@ const USAGE = `usage: npm run bench -- [options]
                        --loadgen, --gateway-entry, --tsx, --node-args, --quick and:
   --queued N           pushes stored per backend in the queue path (5000)
   --instances N        gateways on one PostgreSQL in the cluster part, 1 to skip it (3)
+  --parts LIST         any of delivered,queue,cluster (all)
 exit status: 0 targets met, 3 a target missed, 1 the bench failed`;
 
 const options = {
@@ -68,6 +69,7 @@ const options = {
   database: { type: "string", default: "sqlite" },
   queued: { type: "string", default: "5000" },
   instances: { type: "string", default: "3" },
+  parts: { type: "string", default: "delivered,queue,cluster" },
   help: { type: "boolean", short: "h", default: false },
 } as const;
 
@@ -104,7 +106,7 @@ if (!["sqlite", "postgres"].includes(a.database)) throw new Error(`--database mu
 const given = (name: string): boolean => process.argv.some((x) => x === `--${name}` || x.startsWith(`--${name}=`));
 if (a.database === "postgres") {
   for (const n of ["high", "registrations", "contenders", "prosody-storage", "cpu-prof"]) if (given(n)) throw new Error(`--${n} is not used with --database postgres\n${USAGE}`);
-} else for (const n of ["queued", "instances"]) if (given(n)) throw new Error(`--${n} needs --database postgres\n${USAGE}`);
+} else for (const n of ["queued", "instances", "parts"]) if (given(n)) throw new Error(`--${n} needs --database postgres\n${USAGE}`);
 
 type Contender = { name: string; run: (inFlight: number, ms: number) => Promise<RunStats> };
 
@@ -238,11 +240,13 @@ async function postgres(): Promise<number> {
     entry = built.entry;
     if (built.warning) console.log(`warning: ${built.warning}`);
   }
+  for (const p of a.parts.split(",")) if (!["delivered", "queue", "cluster"].includes(p.trim())) throw new Error(`--parts: unknown ${p}\n${USAGE}`);
   return runPgBench(
     {
       ...cfg,
       queued: count("queued", a.queued, 1),
       instances: count("instances", a.instances, 1),
+      parts: new Set(a.parts.split(",").map((s) => s.trim())),
       ...(entry && { entry }),
       ...(a["node-args"] && { nodeArgs: a["node-args"].split(" ").filter(Boolean) }),
     },

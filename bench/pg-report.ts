@@ -92,11 +92,10 @@ export function clusterTable(one: readonly PgRun[], many: readonly PgRun[], n: n
 }
 
 export function checks12(lite: readonly Run[], pg: readonly Run[], queues: Record<string, QueueRun>, one: readonly PgRun[], many: readonly PgRun[]): Check[] {
-  const judge = (what: string, r: { median: number; rounds: number[] }, ok: (x: number) => boolean): Check => ({
-    what,
-    value: `${fmt(r.median, 2)} (rounds ${r.rounds.map((x) => fmt(x, 2)).join(", ")})`,
-    met: ok(r.median),
-  });
+  const judge = (what: string, r: { median: number; rounds: number[] }, ok: (x: number) => boolean): Check =>
+    lite.length === 0
+      ? { what, value: "not run", met: undefined }
+      : { what, value: `${fmt(r.median, 2)} (rounds ${r.rounds.map((x) => fmt(x, 2)).join(", ")})`, met: ok(r.median) };
   const lost = (rs: readonly PgRun[]): number => rs.reduce((a, r) => a + Math.max(0, r.ok - r.received), 0);
   const queueLost = Object.values(queues).reduce((a, q) => a + Math.max(0, q.stored.ok - q.drain.messages), 0);
   const clusterRuns = [...one, ...many];

@@ -45,6 +45,8 @@ export interface PgBenchConfig {
   queued: number;
   /** Gateways on one PostgreSQL in part 3 (1 to skip it). */
   instances: number;
+  /** Which parts to run: delivered, queue, cluster. */
+  parts: ReadonlySet<string>;
   entry?: string[];
   nodeArgs?: string[];
 }
@@ -126,13 +128,15 @@ export async function runPgBench(cfg: PgBenchConfig, log: (s: string) => void): 
       { name: "sqlite" as const, targets: liteEndpoints, gws: [lite] },
       { name: "postgres" as const, targets: pgEndpoints, gws: [pg1] },
     ];
-    if (cfg.warmupMs > 0) {
+    if (cfg.warmupMs > 0 && cfg.parts.has("delivered")) {
       log(`\nwarm-up: ${cfg.warmupMs / 1000} s each, not counted`);
       for (const c of contenders) await measure(c.targets, c.gws, { ms: cfg.warmupMs });
     }
-    log("\n1. delivered path (others: share of the machine's CPU taken by processes outside the bench during the run)");
-    log(report.header());
-    for (let round = 1; round <= cfg.rounds; round++) {
+    if (cfg.parts.has("delivered")) {
+      log("\n1. delivered path (others: share of the machine's CPU taken by processes outside the bench during the run)");
+      log(report.header());
+    }
+    for (let round = 1; round <= cfg.rounds && cfg.parts.has("delivered"); round++) {
       for (const c of contenders) {
         const r = await measure(c.targets, c.gws);
         delivered[c.name].push(r);
@@ -144,8 +148,8 @@ export async function runPgBench(cfg: PgBenchConfig, log: (s: string) => void): 
     const presence = (component: string, type?: "unavailable"): Promise<unknown> =>
       Promise.all(distributors.map((d) => d.client.send(xml("presence", { to: component, ...(type && { type }) }))));
     const queues: Record<string, QueueRun> = {};
-    log(`\n2. queue path: ${cfg.queued} pushes while the distributors are away, then the drain`);
-    for (const c of contenders) {
+    if (cfg.parts.has("queue")) log(`\n2. queue path: ${cfg.queued} pushes while the distributors are away, then the drain`);
+    for (const c of cfg.parts.has("queue") ? contenders : []) {
       const component = c.name === "sqlite" ? GATEWAY : GATEWAY_PG;
       await presence(component, "unavailable");
       await sleep(500); // presence is not acknowledged: give the gateway a moment to read it
@@ -168,7 +172,7 @@ export async function runPgBench(cfg: PgBenchConfig, log: (s: string) => void): 
 
     // 3. Several gateways on one PostgreSQL.
     const one: PgRun[] = [], many: PgRun[] = [];
-    if (cfg.instances > 1) {
+    if (cfg.instances > 1 && cfg.parts.has("cluster")) {
       log(`\n3. ${cfg.instances} gateways on one PostgreSQL against 1 (pg1 leads and holds the link; the others stand by)`);
       const cluster = [pg1];
       for (let i = 1; i < cfg.instances; i++) cluster.push(await startBenchGateway(p, { ...common, dbUrl: url, component: GATEWAY_PG }));
@@ -188,10 +192,14 @@ export async function runPgBench(cfg: PgBenchConfig, log: (s: string) => void): 
       }
     }
 
-    log("");
-    for (const line of deliveredTable(delivered.sqlite, delivered.postgres, cfg.concurrency)) log(line);
-    log("");
-    for (const line of queueTable(queues, cfg.queued)) log(line);
+    if (delivered.sqlite.length > 0) {
+      log("");
+      for (const line of deliveredTable(delivered.sqlite, delivered.postgres, cfg.concurrency)) log(line);
+    }
+    if (Object.keys(queues).length > 0) {
+      log("");
+      for (const line of queueTable(queues, cfg.queued)) log(line);
+    }
     if (one.length > 0) {
       log("");
       for (const line of clusterTable(one, many, cfg.instances, cfg.concurrency)) log(line);
