@@ -43,7 +43,8 @@ const USAGE = `usage: npm run bench -- [options]
   --database D         sqlite (this bench) or postgres: SQLite against PostgreSQL (delivered path,
                        queue path, several gateways on one PostgreSQL; bench/pg.ts), which takes
                        --distributors, --concurrency, --payload, --duration, --warmup, --rounds,
-                       --loadgen, --gateway-entry, --tsx, --node-args, --quick and:
+                       --loadgen, --gateway-entry, --tsx, --node-args, --quick (there
+                       --duration 6 and --rounds 5 by default) and:
   --queued N           pushes stored per backend in the queue path (5000)
   --instances N        gateways on one PostgreSQL in the cluster part, 1 to skip it (3)
   --parts LIST         any of delivered,queue,cluster (all)
@@ -241,9 +242,14 @@ async function postgres(): Promise<number> {
     if (built.warning) console.log(`warning: ${built.warning}`);
   }
   for (const p of a.parts.split(",")) if (!["delivered", "queue", "cluster"].includes(p.trim())) throw new Error(`--parts: unknown ${p}\n${USAGE}`);
+  // More, shorter rounds than the default mode for the same time: the targets are ratios within a round, and their median over more rounds swings less.
+  const durationMs = a.quick || given("duration") ? cfg.durationMs : 6000;
+  const rounds = given("rounds") ? cfg.rounds : 5;
   return runPgBench(
     {
       ...cfg,
+      durationMs,
+      rounds,
       queued: count("queued", a.queued, 1),
       instances: count("instances", a.instances, 1),
       parts: new Set(a.parts.split(",").map((s) => s.trim())),

@@ -136,8 +136,10 @@ export async function runPgBench(cfg: PgBenchConfig, log: (s: string) => void): 
       log("\n1. delivered path (others: share of the machine's CPU taken by processes outside the bench during the run)");
       log(report.header());
     }
+    // Who goes first alternates by round, so neither backend always runs right after the other's load.
+    const inTurn = <T>(round: number, xs: readonly T[]): readonly T[] => (round % 2 === 1 ? xs : [...xs].reverse());
     for (let round = 1; round <= cfg.rounds && cfg.parts.has("delivered"); round++) {
-      for (const c of contenders) {
+      for (const c of inTurn(round, contenders)) {
         const r = await measure(c.targets, c.gws);
         delivered[c.name].push(r);
         log(report.runLine(`${round} ${c.name}`, cfg.concurrency, r));
@@ -182,13 +184,16 @@ export async function runPgBench(cfg: PgBenchConfig, log: (s: string) => void): 
       const spread = cluster.flatMap((g) => onPort(pgEndpoints, g.gw.port));
       if (cfg.warmupMs > 0) await measure(spread, cluster, { ms: cfg.warmupMs });
       log(report.header());
+      const sides = [
+        { name: "pg x1", targets: pgEndpoints, runs: one },
+        { name: `pg x${cfg.instances}`, targets: spread, runs: many },
+      ];
       for (let round = 1; round <= cfg.rounds; round++) {
-        const a = await measure(pgEndpoints, cluster);
-        one.push(a);
-        log(`${report.runLine(`${round} pg x1`, cfg.concurrency, a)}  (delivered ${a.received}, settle ${fmt(a.settleSeconds, 2)} s)`);
-        const b = await measure(spread, cluster);
-        many.push(b);
-        log(`${report.runLine(`${round} pg x${cfg.instances}`, cfg.concurrency, b)}  (delivered ${b.received}, settle ${fmt(b.settleSeconds, 2)} s)`);
+        for (const side of inTurn(round, sides)) {
+          const r = await measure(side.targets, cluster);
+          side.runs.push(r);
+          log(`${report.runLine(`${round} ${side.name}`, cfg.concurrency, r)}  (delivered ${r.received}, settle ${fmt(r.settleSeconds, 2)} s)`);
+        }
       }
     }
 
