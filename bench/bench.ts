@@ -48,6 +48,7 @@ const USAGE = `usage: npm run bench -- [options]
   --queued N           pushes stored per backend in the queue path (5000)
   --instances N        gateways on one PostgreSQL in the cluster part, 1 to skip it (3)
   --parts LIST         any of delivered,queue,cluster (all)
+  --control            part 1's "postgres" gateway on SQLite too: how far the ratios swing on their own
 exit status: 0 targets met, 3 a target missed, 1 the bench failed`;
 
 const options = {
@@ -71,6 +72,7 @@ const options = {
   queued: { type: "string", default: "5000" },
   instances: { type: "string", default: "3" },
   parts: { type: "string", default: "delivered,queue,cluster" },
+  control: { type: "boolean", default: false },
   help: { type: "boolean", short: "h", default: false },
 } as const;
 
@@ -107,7 +109,7 @@ if (!["sqlite", "postgres"].includes(a.database)) throw new Error(`--database mu
 const given = (name: string): boolean => process.argv.some((x) => x === `--${name}` || x.startsWith(`--${name}=`));
 if (a.database === "postgres") {
   for (const n of ["high", "registrations", "contenders", "prosody-storage", "cpu-prof"]) if (given(n)) throw new Error(`--${n} is not used with --database postgres\n${USAGE}`);
-} else for (const n of ["queued", "instances", "parts"]) if (given(n)) throw new Error(`--${n} needs --database postgres\n${USAGE}`);
+} else for (const n of ["queued", "instances", "parts", "control"]) if (given(n)) throw new Error(`--${n} needs --database postgres\n${USAGE}`);
 
 type Contender = { name: string; run: (inFlight: number, ms: number) => Promise<RunStats> };
 
@@ -253,6 +255,7 @@ async function postgres(): Promise<number> {
       queued: count("queued", a.queued, 1),
       instances: count("instances", a.instances, 1),
       parts: new Set(a.parts.split(",").map((s) => s.trim())),
+      control: a.control,
       ...(entry && { entry }),
       ...(a["node-args"] && { nodeArgs: a["node-args"].split(" ").filter(Boolean) }),
     },

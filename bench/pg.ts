@@ -47,6 +47,8 @@ export interface PgBenchConfig {
   instances: number;
   /** Which parts to run: delivered, queue, cluster. */
   parts: ReadonlySet<string>;
+  /** A control run: the "postgres" gateway of part 1 on SQLite too, so the ratios show the noise alone. */
+  control?: boolean;
   entry?: string[];
   nodeArgs?: string[];
 }
@@ -88,7 +90,8 @@ export async function runPgBench(cfg: PgBenchConfig, log: (s: string) => void): 
     const common = { entry: cfg.entry, nodeArgs: cfg.nodeArgs, overrides: { push: { max_queue_per_registration: Math.max(1000, cfg.queued) } } };
     const lite = await startBenchGateway(prosody, common);
     gateways.push(lite);
-    const pg1 = await startBenchGateway(prosody, { ...common, dbUrl: url, component: GATEWAY_PG });
+    const pg1 = await startBenchGateway(prosody, { ...common, ...(!cfg.control && { dbUrl: url }), component: GATEWAY_PG });
+    if (cfg.control) log("control run: the gateway named postgres below runs on SQLite too");
     gateways.push(pg1);
     for (const [name, g] of [["sqlite", lite], ["postgres", pg1]] as const) {
       log(`gateway ${name} pid ${g.gw.pid}: spawn to /healthz 200 ${fmt(g.startup.healthy, 0)} ms`);
