@@ -109,7 +109,12 @@ export async function runPgBench(cfg: PgBenchConfig, log: (s: string) => void): 
       received.take();
       const cpu = cpuMeter(
         { prosody: () => p.pid, loadgen: () => loadgen.pid, distributors: () => process.pid },
-        { gateway: () => gws.reduce((a, g) => a + cpuMs(g.gw.pid), 0), postgres: () => treeCpuMs(pgs.pid) },
+        {
+          gateway: () => gws.reduce((a, g) => a + cpuMs(g.gw.pid), 0),
+          // The gateways not under load in this run (the other backend's, a standby not targeted): not in "others".
+          idle: () => gateways.filter((g) => !gws.includes(g)).reduce((a, g) => a + cpuMs(g.gw.pid), 0),
+          postgres: () => treeCpuMs(pgs.pid),
+        },
       );
       const stats = await loadgen.call<RunStats>({
         op: "run", targets, concurrency: o.inFlight ?? cfg.concurrency, durationMs: o.ms ?? cfg.durationMs, payloadSize: cfg.payload, timeoutMs: cfg.timeoutMs, client: cfg.client,
@@ -145,7 +150,7 @@ export async function runPgBench(cfg: PgBenchConfig, log: (s: string) => void): 
       for (const c of inTurn(round, contenders)) {
         const r = await measure(c.targets, c.gws);
         delivered[c.name].push(r);
-        log(report.runLine(`${round} ${c.name}`, cfg.concurrency, r));
+        log(`${report.runLine(`${round} ${c.name}`, cfg.concurrency, r)}  (gateway ${fmt((1000 * r.cpu.gateway!) / r.ok, 0)} µs/push, the idle one ${fmt((1000 * r.cpu.idle!) / r.ok, 0)})`);
       }
     }
 
