@@ -44,7 +44,7 @@ const USAGE = `usage: npm run bench -- [options]
                        queue path, several gateways on one PostgreSQL; bench/pg.ts), which takes
                        --distributors, --concurrency, --payload, --duration, --warmup, --rounds,
                        --loadgen, --gateway-entry, --tsx, --node-args, --quick (there
-                       --duration 6 and --rounds 5 by default) and:
+                       --duration 3 and --rounds 10 by default) and:
   --queued N           pushes stored per backend in the queue path (5000)
   --instances N        gateways on one PostgreSQL in the cluster part, 1 to skip it (3)
   --parts LIST         any of delivered,queue,cluster (all)
@@ -245,8 +245,8 @@ async function postgres(): Promise<number> {
   }
   for (const p of a.parts.split(",")) if (!["delivered", "queue", "cluster"].includes(p.trim())) throw new Error(`--parts: unknown ${p}\n${USAGE}`);
   // More, shorter rounds than the default mode for the same time: the targets are ratios within a round, and their median over more rounds swings less.
-  const durationMs = a.quick || given("duration") ? cfg.durationMs : 6000;
-  const rounds = given("rounds") ? cfg.rounds : 5;
+  const durationMs = a.quick || given("duration") ? cfg.durationMs : 3000;
+  const rounds = given("rounds") ? cfg.rounds : 10;
   return runPgBench(
     {
       ...cfg,
