@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick | --registrations 100000 | --cpu-prof DIR | --help]`
+// `npm run bench [-- --quick | --registrations 100000 | --cpu-prof DIR | --database postgres | --help]`
 //
 // Issue 6: our gateway against Prosody's mod_unified_push and a bare relay
 // component, on one private Prosody, with the same distributors, in
@@ -11,6 +11,7 @@ import { parseArgs } from "node:util";
 import type { Distributor } from "../test/harness/distributor.ts";
 import type { Prosody } from "../test/harness/prosody.ts";
 import { buildGateway } from "./build.ts";
+import { runPgBench } from "./pg.ts";
 import { cpuMeter } from "./cpu.ts";
 import { Helper } from "./child.ts";
 import { type BenchGateway, memoryOf, prefilledDb, startBenchGateway } from "./gateway.ts";
@@ -39,6 +40,15 @@ const USAGE = `usage: npm run bench -- [options]
   --gateway-entry F    run this built main.js instead of building src/ (A/B of two builds)
   --tsx                run the gateway from src/ through tsx, as the tests do (default: a tsc build)
   --quick              --duration 2 --warmup 1
+  --database D         sqlite (this bench) or postgres: SQLite against PostgreSQL (delivered path,
+                       queue path, several gateways on one PostgreSQL; bench/pg.ts), which takes
+                       --distributors, --concurrency, --payload, --duration, --warmup, --rounds,
+                       --loadgen, --gateway-entry, --tsx, --node-args, --quick (there
+                       --duration 3 and --rounds 10 by default) and:
+  --queued N           pushes stored per backend in the queue path (5000)
+  --instances N        gateways on one PostgreSQL in the cluster part, 1 to skip it (3)
+  --parts LIST         any of delivered,queue,cluster (all)
+  --control            part 1's "postgres" gateway on SQLite too: how far the ratios swing on their own
 exit status: 0 targets met, 3 a target missed, 1 the bench failed`;
 
 const options = {
@@ -58,6 +68,11 @@ const options = {
   "node-args": { type: "string" },
   tsx: { type: "boolean", default: false },
   quick: { type: "boolean", default: false },
+  database: { type: "string", default: "sqlite" },
+  queued: { type: "string", default: "5000" },
+  instances: { type: "string", default: "3" },
+  parts: { type: "string", default: "delivered,queue,cluster" },
+  control: { type: "boolean", default: false },
   help: { type: "boolean", short: "h", default: false },
 } as const;
 
@@ -90,6 +105,11 @@ const cfg = {
 if (!["lean", "node"].includes(cfg.client)) throw new Error(`--loadgen must be lean or node\n${USAGE}`);
 if (!["internal", "sql"].includes(cfg.storage)) throw new Error(`--prosody-storage must be internal or sql\n${USAGE}`);
 for (const c of cfg.contenders) if (!["ours", "mod", "bare"].includes(c)) throw new Error(`--contenders: unknown ${c}\n${USAGE}`);
+if (!["sqlite", "postgres"].includes(a.database)) throw new Error(`--database must be sqlite or postgres\n${USAGE}`);
+const given = (name: string): boolean => process.argv.some((x) => x === `--${name}` || x.startsWith(`--${name}=`));
+if (a.database === "postgres") {
+  for (const n of ["high", "registrations", "contenders", "prosody-storage", "cpu-prof"]) if (given(n)) throw new Error(`--${n} is not used with --database postgres\n${USAGE}`);
+} else for (const n of ["queued", "instances", "parts", "control"]) if (given(n)) throw new Error(`--${n} needs --database postgres\n${USAGE}`);
 
 type Contender = { name: string; run: (inFlight: number, ms: number) => Promise<RunStats> };
 
@@ -214,7 +234,36 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
+/** `--database postgres`: bench/pg.ts, on the same build and load generator. */
+async function postgres(): Promise<number> {
+  let entry: string[] | undefined;
+  if (a["gateway-entry"]) entry = [resolve(a["gateway-entry"])];
+  else if (!a.tsx) {
+    const built = await buildGateway();
+    entry = built.entry;
+    if (built.warning) console.log(`warning: ${built.warning}`);
+  }
+  for (const p of a.parts.split(",")) if (!["delivered", "queue", "cluster"].includes(p.trim())) throw new Error(`--parts: unknown ${p}\n${USAGE}`);
+  // More, shorter rounds than the default mode for the same time: the targets are ratios within a round, and their median over more rounds swings less.
+  const durationMs = a.quick || given("duration") ? cfg.durationMs : 3000;
+  const rounds = given("rounds") ? cfg.rounds : 10;
+  return runPgBench(
+    {
+      ...cfg,
+      durationMs,
+      rounds,
+      queued: count("queued", a.queued, 1),
+      instances: count("instances", a.instances, 1),
+      parts: new Set(a.parts.split(",").map((s) => s.trim())),
+      control: a.control,
+      ...(entry && { entry }),
+      ...(a["node-args"] && { nodeArgs: a["node-args"].split(" ").filter(Boolean) }),
+    },
+    (s) => console.log(s),
+  );
+}
+
+(a.database === "postgres" ? postgres() : main()).then(
   (code) => process.exit(code),
   (err: Error) => {
     console.error(`bench failed: ${err.stack ?? err}`);

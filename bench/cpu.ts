@@ -1,7 +1,7 @@
 // CPU time of the processes in a run, from /proc (Linux). On a 2-core machine
 // every process competes for the same cores, so CPU per push says more about
 // one contender's cost than pushes/s alone.
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 const TICKS_PER_S = 100; // USER_HZ: 100 on every Linux architecture Node runs on
 
@@ -28,12 +28,14 @@ function machineBusyMs(): number {
  * Snapshots the CPU of named processes; `since()` gives each one's ms spent
  * since, and under OTHERS what the rest of the machine spent meanwhile: other
  * people's work on a shared machine, which makes throughput figures swing.
+ * `readers` give CPU ms directly (a sum over processes, a process tree).
  */
 export const OTHERS = "other processes";
 
-export function cpuMeter(pids: Record<string, () => number>): { since(): Record<string, number> } {
+export function cpuMeter(pids: Record<string, () => number>, readers: Record<string, () => number> = {}): { since(): Record<string, number> } {
   const read = (): Record<string, number> => ({
     ...Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMs(pid())])),
+    ...Object.fromEntries(Object.entries(readers).map(([k, ms]) => [k, ms()])),
     [OTHERS]: machineBusyMs(),
   });
   const start = read();
@@ -45,4 +47,36 @@ export function cpuMeter(pids: Record<string, () => number>): { since(): Record<
       return d;
     },
   };
+}
+
+/**
+ * CPU of a process and all its descendants, ms: PostgreSQL's postmaster and
+ * its backends (one process per connection). A descendant that exited and
+ * was waited for is in its parent's cutime/cstime, so it still counts.
+ */
+export function treeCpuMs(root: number): number {
+  const parent = new Map<number, number>();
+  const own = new Map<number, number>();
+  let reaped = 0;
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const pid = Number(name);
+      parent.set(pid, Number(f[1])); // ppid: field 4
+      own.set(pid, Number(f[11]) + Number(f[12]));
+      if (pid === root) reaped = Number(f[13]) + Number(f[14]); // cutime, cstime: fields 16 and 17
+    } catch {
+      // gone meanwhile
+    }
+  }
+  if (!own.has(root)) return NaN;
+  const inTree = (pid: number): boolean => {
+    for (let p: number | undefined = pid, hops = 0; p !== undefined && p > 1 && hops < 64; p = parent.get(p), hops++) if (p === root) return true;
+    return false;
+  };
+  let ticks = reaped;
+  for (const [pid, t] of own) if (inTree(pid)) ticks += t;
+  return (ticks * 1000) / TICKS_PER_S;
 }

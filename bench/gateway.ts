@@ -68,6 +68,12 @@ export interface BenchGatewayOptions {
   cpuProfDir?: string;
   /** More node options (profilers, flags) before the entry. */
   nodeArgs?: string[];
+  /** A PostgreSQL URL ([database] url) instead of SQLite (`--database postgres`, bench/pg.ts). */
+  dbUrl?: string;
+  /** The Prosody component to be (GATEWAY by default). */
+  component?: string;
+  /** More config, merged last. */
+  overrides?: Record<string, Record<string, unknown>>;
 }
 
 export async function startBenchGateway(prosody: Prosody, o: BenchGatewayOptions): Promise<BenchGateway> {
@@ -77,13 +83,15 @@ export async function startBenchGateway(prosody: Prosody, o: BenchGatewayOptions
     limits: { endpoint_rate: 100_000, endpoint_burst: 100_000 },
   };
   if (o.dbPath) overrides.database = { path: o.dbPath };
+  if (o.dbUrl) overrides.database = { path: undefined, url: o.dbUrl };
+  for (const [k, v] of Object.entries(o.overrides ?? {})) overrides[k] = { ...overrides[k], ...v };
   // --cpu-prof is refused in NODE_OPTIONS, so it goes on the command line.
   const prof = [...(o.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${o.cpuProfDir}`] : []), ...(o.nodeArgs ?? [])];
   const entry = o.entry || prof.length > 0 ? [...prof, ...(o.entry ?? ["--import", "tsx", "src/main.ts"])] : undefined;
 
   const spawnedAt = Date.now();
   const t0 = performance.now();
-  const gw = await startGateway(prosody, overrides, { component: GATEWAY, ...(entry && { entry }) });
+  const gw = await startGateway(prosody, overrides, { component: o.component ?? GATEWAY, ...(entry && { entry }) });
   let healthy = NaN;
   while (performance.now() - t0 < STARTUP_LIMIT_MS) {
     if (!gw.running) throw new Error(`gateway exited during startup\n${gw.outputTail()}`);

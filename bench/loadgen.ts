@@ -9,7 +9,7 @@ import { Connection, requestBytes, type Target } from "./http1.ts";
 import { Recorder, type RunStats } from "./stats.ts";
 
 export interface LoadRun {
-  /** Endpoint URLs; every request goes to 127.0.0.1 on the URL's port, with the URL's Host. */
+  /** Endpoint URLs; every request goes to 127.0.0.1 on the URL's port, with the URL's Host (several ports: see leanPosts). */
   targets: string[];
   concurrency: number;
   durationMs: number;
@@ -17,6 +17,8 @@ export interface LoadRun {
   timeoutMs: number;
   /** lean: http1.ts; node: node:http with a keep-alive Agent. */
   client: "lean" | "node";
+  /** Send at most this many requests, then stop (before the duration if need be). */
+  count?: number;
 }
 
 // What a WebPush sender (Mastodon, a Matrix push gateway) sends along.
@@ -44,18 +46,26 @@ function nodePosts(targets: Target[], body: Buffer, r: LoadRun): { posts: Post[]
   return { posts: Array<Post>(r.concurrency).fill(post), close: () => agent.destroy() };
 }
 
-/** One lean connection per loop; a request that outlives the timeout closes its connection. */
+/**
+ * One lean connection per loop; a request that outlives the timeout closes its
+ * connection. Targets on several ports (several gateways, `--database
+ * postgres`): loop k keeps one connection to the k-th port (round robin) and
+ * posts to that port's targets, as a load balancer spreads connections.
+ */
 function leanPosts(targets: Target[], body: Buffer, r: LoadRun): { posts: Post[]; close(): void } {
-  const bytes = targets.map((t) => requestBytes(t, body, HEADERS));
+  const ports = [...new Set(targets.map((t) => t.port))];
+  const bytes = ports.map((p) => targets.filter((t) => t.port === p).map((t) => requestBytes(t, body, HEADERS)));
   const conns: Connection[] = [];
   const sweep = setInterval(() => {
     const late = performance.now() - r.timeoutMs;
     for (const c of conns) if (c.busy && c.startedAt < late) c.destroy("net:TIMEOUT");
   }, 250);
   const posts = Array.from({ length: r.concurrency }, (_, k): Post => {
+    const port = ports[k % ports.length]!;
+    const mine = bytes[k % ports.length]!;
     return (i) => {
-      if (!conns[k]?.usable) conns[k] = new Connection(targets[0]!.port);
-      return conns[k]!.send(bytes[i % bytes.length]!);
+      if (!conns[k]?.usable) conns[k] = new Connection(port);
+      return conns[k]!.send(mine[i % mine.length]!);
     };
   });
   return { posts, close: () => (clearInterval(sweep), conns.forEach((c) => c.destroy())) };
@@ -66,7 +76,6 @@ async function run(r: LoadRun): Promise<RunStats> {
     const url = new URL(u);
     return { port: Number(url.port || 80), path: url.pathname, host: url.host };
   });
-  if (new Set(targets.map((t) => t.port)).size > 1) throw new Error("every target must be on one port");
   // Random bytes, like the aes128gcm ciphertext real senders post.
   const body = randomBytes(r.payloadSize);
   const client = (r.client === "node" ? nodePosts : leanPosts)(targets, body, r);
@@ -77,7 +86,7 @@ async function run(r: LoadRun): Promise<RunStats> {
   const end = started + r.durationMs;
   const loop = async (k: number): Promise<void> => {
     const post = client.posts[k]!;
-    while (performance.now() < end) {
+    while (performance.now() < end && (r.count === undefined || next < r.count)) {
       const t0 = performance.now();
       const status = await post(next++);
       if (status === 201) rec.success(performance.now() - t0);

@@ -6,6 +6,16 @@ import { inTransaction, sqlState } from "./tx.ts";
 import type { MaybeWaiting } from "./waiting.ts";
 
 const FOREIGN_KEY_VIOLATION = "23503";
+/**
+ * Live messages of one registration. The expiry test is a FILTER, not a
+ * WHERE condition: with both in WHERE the planner ANDs a bitmap of
+ * queue_order with one of queue_expiry, and nearly every queued row is
+ * unexpired, so each count read the expiry index of the whole queue: an
+ * enqueue cost grew with the queue of every registration (5,000 queued:
+ * 7.5 ms instead of 0.1 ms). Read through queue_order only, it costs what
+ * this registration holds, as on SQLite.
+ */
+const LIVE_COUNT = "SELECT count(*) FILTER (WHERE expires_at > $2) AS n FROM queue WHERE registration = $1";
 /** Delivered messages whose delete waits for the database to come back, at most (as ../queue.ts). */
 const MAX_UNDELETED = 100_000;
 
@@ -43,7 +53,7 @@ export function pgQueue(pool: pg.Pool, waiting: MaybeWaiting): Queue {
               ? undefined
               : (await c.query<{ id: number; expires_at: number }>("SELECT id, expires_at FROM queue WHERE registration = $1 AND topic = $2", [m.registration, m.topic])).rows[0];
           const oldLive = old !== undefined && old.expires_at > m.created_at ? 1 : 0;
-          const live = (await c.query<{ n: number }>("SELECT count(*) AS n FROM queue WHERE registration = $1 AND expires_at > $2", [m.registration, m.created_at])).rows[0]!.n;
+          const live = (await c.query<{ n: number }>(LIVE_COUNT, [m.registration, m.created_at])).rows[0]!.n;
           if (live - oldLive >= max) return { ok: false, reason: "full" };
           if (old) await c.query("DELETE FROM queue WHERE id = $1", [old.id]);
           const { rows } = await c.query<{ id: number }>(
@@ -67,7 +77,7 @@ export function pgQueue(pool: pg.Pool, waiting: MaybeWaiting): Queue {
       if (!live) waiting.settled(registration, mark);
       return live;
     },
-    count: (registration, now) => count("SELECT count(*) AS n FROM queue WHERE registration = $1 AND expires_at > $2", [registration, now]),
+    count: (registration, now) => count(LIVE_COUNT, [registration, now]),
     head: async (registration, now) =>
       (
         await pool.query<Head>(
