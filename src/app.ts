@@ -118,7 +118,10 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
       log: log.child({ module: "xmpp" }),
       presence,
       handlers,
-      onLink: (up) => up && flusher.wakeAll(),
+      onLink: (up) => {
+        role.linkChanged(up);
+        if (up) flusher.wakeAll();
+      },
       onBounce: (m) => void bounces.handle(m),
       ...(relay && { onStray: relay.publishAnswer, onPresence: relay.publishPresence }),
     },
@@ -175,10 +178,11 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
   // Another gateway of the cluster queued a message (a standby that kept it): the leader sends it.
   if (store.backend === "postgres") (store as PgStore).waiting.onQueued((id) => flusher.queued(id, false));
 
-  // links = "leader": a standby hands each push to the link holder (src/cluster/handoff.ts), which
-  // answers it on /internal/push; only the database says who holds the link (src/store/pg/link-holder.ts).
+  // Several gateways: only the leader sends (src/cluster/role.ts); the others hand each push to it
+  // (src/cluster/handoff.ts), which answers it on /internal/push. Only the database says who leads
+  // (src/store/pg/link-holder.ts). With links = "all" the others' links only receive, for the relay.
   const policy = { defaultTtl: config.push.defaultTtl, maxTtl: config.push.maxTtl, maxPerRegistration: config.push.maxQueuePerRegistration };
-  const cluster = config.database.backend === "postgres" && config.cluster.links === "leader"
+  const cluster = config.database.backend === "postgres"
     ? handover(config.database.url, store as PgStore, pushes, policy)
     : undefined;
   function handover(url: string, pg: PgStore, direct: PushService, p: typeof policy) {
@@ -199,8 +203,8 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
       watcher,
       hop,
       // what the HTTP edge calls for every POST: the holder pushes itself, a standby hands over
-      pushes: { push: (endpoint: string, msg: PushMessage) => (role.linkHolder ? direct.push(endpoint, msg) : handoff.push(endpoint, msg)) },
-      internal: { secret: config.xmpp.secret, push: (endpoint: string, msg: PushMessage) => direct.push(endpoint, msg), isHolder: () => role.linkHolder, log: log.child({ module: "hop" }) },
+      pushes: { push: (endpoint: string, msg: PushMessage) => (role.leading ? direct.push(endpoint, msg) : handoff.push(endpoint, msg)) },
+      internal: { secret: config.xmpp.secret, push: (endpoint: string, msg: PushMessage) => direct.push(endpoint, msg), isHolder: () => role.leading, log: log.child({ module: "hop" }) },
     };
   }
 
@@ -240,7 +244,7 @@ export async function start(config: Config, log: Logger, deps: AppDeps = {}): Pr
   const port = await http.listen(config.http.host, config.http.port);
   log.info({ host: config.http.host, port, instance }, "http listening");
   await cluster?.watcher.start();
-  const stopAnnouncing = role.elector && config.cluster.links === "leader"
+  const stopAnnouncing = role.elector
     ? announceOnGained({ elector: role.elector, instanceId: instance, listen: { host: config.http.host, port }, now, log: log.child({ module: "cluster" }) })
     : undefined;
   await relay?.start(); // before the link, so the first stray answers are heard

@@ -55,7 +55,7 @@ async function main(): Promise<number> {
   try {
     gateway = await start(config, log);
   } catch (err) {
-    if (!(err instanceof DbOpenError)) throw err;
+    if (!(err instanceof DbOpenError) && !(err instanceof PgOpenError)) throw err;
     // one line for the operator; the stack only helps us, at debug
     log.debug({ err: err.cause }, "database open failed");
     console.error(err.message);

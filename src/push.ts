@@ -6,7 +6,7 @@ import type { Registry } from "./registry.ts";
 import type { PresenceBook } from "./presence.ts";
 import type { EnqueueResult, Queue, Registration } from "./store/store.ts";
 import { classifyAnswer, RETRY_AFTER, type IqAnswer, type PushOutcome, type Verdict } from "./outcomes.ts";
-import { afterTemporary, keptTtl, planPush, QUEUE_FULL_RETRY_AFTER, type QueuePolicy } from "./queue.ts";
+import { afterTemporary, keptTtl, notStored, planPush, queuedMessage, type QueuePolicy } from "./queue.ts";
 import { ownJidUnavailable } from "./follow/rule.ts";
 import { isStoreFault, tryWriteAsync, type FaultSink } from "./store/faults.ts";
 import { notification } from "./stanzas/dialect1.ts";
@@ -107,14 +107,24 @@ export class PushService {
    */
   private async send(reg: Registration, msg: PushMessage, ttl: number): Promise<PushOutcome> {
     let copy: Copy = { registration: reg.id, endpoint: reg.endpoint };
-    const tried = this.attempt(reg, msg.payload, (a) => this.d.settler.late(copy, a));
+    // What the IQ hears late while its copy is still being written (a slow store) waits for the copy, then goes to the settler.
+    let heard: IqAnswer[] | undefined = [];
+    const tried = this.attempt(reg, msg.payload, (a) => (heard ? heard.push(a) : this.d.settler.late(copy, a)));
+    const settled = (): void => {
+      const waiting = heard ?? [];
+      heard = undefined;
+      for (const a of waiting) this.d.settler.late(copy, a);
+    };
     const early = await this.deadline.race(tried);
     if (early !== undefined && !early.unanswered) {
-      if (early.verdict === "delivered") return { kind: "delivered" };
-      if (early.verdict === "gone") return { kind: "gone" };
-      if (afterTemporary(ttl) === "refuse") return { kind: "unavailable", retryAfter: early.retryAfter };
+      if (early.verdict === "delivered" || early.verdict === "gone" || afterTemporary(ttl) === "refuse") {
+        settled();
+        if (early.verdict === "delivered") return { kind: "delivered" };
+        return early.verdict === "gone" ? { kind: "gone" } : { kind: "unavailable", retryAfter: early.retryAfter };
+      }
       const r = await this.store(reg, msg, ttl);
       if (r.ok) copy = { ...copy, row: r.id }; // not held; after a link drop the old IQ's late result still deletes it
+      settled();
       return this.stored(reg, r, ttl, true);
     }
     let outcome: PushOutcome = { kind: "sent" }; // RFC 8030 §5.2: TTL 0 may not wait; the IQ is out
@@ -131,7 +141,7 @@ export class PushService {
       outcome = r.ok ? { kind: "queued", ttl } : notStored(r.reason);
     }
     // Even with nothing stored, a late item-not-found still revokes. settle() never rejects.
-    void this.d.settler.settle(copy, tried);
+    void this.d.settler.settle(copy, tried).finally(settled); // the IQ's own answer first, then what it heard late
     return outcome;
   }
 
@@ -182,21 +192,7 @@ export class PushService {
    */
   private async store(reg: Registration, msg: PushMessage, ttl: number): Promise<EnqueueResult> {
     const now = this.d.now();
-    const r = await tryWriteAsync(this.d.faults, "enqueue", () => this.d.queue.enqueue(
-      {
-        registration: reg.id,
-        payload: msg.payload,
-        ttl,
-        topic: msg.topic ?? null,
-        urgency: msg.urgency ?? null,
-        content_encoding: msg.contentEncoding ?? null,
-        vapid_key: msg.vapidKey ?? null,
-        public_id: msg.id ?? null,
-        created_at: now,
-        expires_at: now + ttl * 1000,
-      },
-      this.d.policy.maxPerRegistration,
-    ));
+    const r = await tryWriteAsync(this.d.faults, "enqueue", () => this.d.queue.enqueue(queuedMessage(reg.id, msg, ttl, now), this.d.policy.maxPerRegistration));
     return r ?? { ok: false, reason: "store-failed" };
   }
 
@@ -228,11 +224,6 @@ export class PushService {
 
 const FOLLOWED: Attempt = { verdict: "delivered", retryAfter: 0, unanswered: false }; // another resource of the account took it: the registration moved
 
-/** A message that could not be kept: never a 201 (store-failed is 503, full is 429). */
-function notStored(reason: Exclude<EnqueueResult, { ok: true }>["reason"]): PushOutcome {
-  if (reason === "store-failed") return { kind: "store-failed", retryAfter: RETRY_AFTER.storeFailed };
-  return reason === "full" ? { kind: "queue-full", retryAfter: QUEUE_FULL_RETRY_AFTER } : { kind: "gone" };
-}
 
 function retryAfterFor(a: IqAnswer): number {
   if (a.kind === "busy") return RETRY_AFTER.busy;

@@ -98,17 +98,19 @@ export class Flusher {
    * JID, since a device may be back under a new resource (src/follow/).
    */
   wakeJid(jid: string): void {
+    if (this.stopping || this.d.active?.() === false) return; // a standby flushes nothing: no query either
     void this.read("wake", () => this.d.queue.waitingFor(bareJid(jid), this.d.now())).then((ids) => {
       for (const id of ids ?? []) this.wake(id);
-    });
+    }, (err: unknown) => this.d.log.error({ err }, "waking a returning distributor's queues failed"));
   }
 
   /** Component link up, which includes gateway start: whoever is online gets their queue. */
   wakeAll(): void {
     this.retry.clear();
+    if (this.stopping || this.d.active?.() === false) return;
     void this.read("wake", () => this.d.queue.waiting(this.d.now())).then((ids) => {
       for (const id of ids ?? []) this.begin(id, true);
-    });
+    }, (err: unknown) => this.d.log.error({ err }, "waking every queue failed"));
   }
 
   get flushing(): number {
@@ -179,7 +181,7 @@ export class Flusher {
     let waits = 0;
     try {
       for (;;) {
-        if (this.stopping) return;
+        if (this.stopping || this.d.active?.() === false) return; // no longer the leader: the new one flushes
         const head = await this.read("head", () => this.d.queue.head(registration, this.d.now()));
         if (!head) {
           this.retry.delete(registration);
@@ -195,6 +197,8 @@ export class Flusher {
         if (this.d.settler.held(head.id) || this.d.settler.isStoring(registration)) return;
         const reg = await this.read("lookup", () => this.d.lookup(head.endpoint));
         if (!reg) return; // expired: the registration sweep drops it with its queue
+        // the lookup awaited the store: a result may have settled the row, or the lead gone, meanwhile
+        if (this.d.settler.settled(head.id) || this.d.settler.held(head.id) || this.d.active?.() === false) return;
         const copy = { registration, endpoint: head.endpoint, row: head.id };
         const t = await this.d.settler.track(copy, (late) => this.d.attempt(reg, head.payload, late));
         // delivered: the row goes; temporary or thrown: released, and onFree backs off; unanswered: still held

@@ -1,5 +1,8 @@
 // Store-and-forward rules that need no I/O: what TTL a message is kept for,
 // whether a push is sent now, queued or refused, and when to try again.
+import type { PushMessage } from "./push.ts";
+import type { EnqueueResult, NewMessage } from "./store/store.ts";
+import { RETRY_AFTER, type PushOutcome } from "./outcomes.ts";
 
 export interface QueuePolicy {
   defaultTtl: number; // s, for a sender that gave no TTL
@@ -42,3 +45,25 @@ export function planPush(ttl: number, backlog: boolean): Plan {
 
 /** After a temporary failure: keep it if it may wait, else the sender hears 503. */
 export const afterTemporary = (ttl: number): Exclude<Plan, "send"> => (ttl > 0 ? "queue" : "refuse");
+
+/** The row a push is kept as: its fields as the sender gave them, its expiry from the TTL it is kept for. */
+export function queuedMessage(registration: number, msg: PushMessage, ttl: number, now: number): NewMessage {
+  return {
+    registration,
+    payload: msg.payload,
+    ttl,
+    topic: msg.topic ?? null,
+    urgency: msg.urgency ?? null,
+    content_encoding: msg.contentEncoding ?? null,
+    vapid_key: msg.vapidKey ?? null,
+    public_id: msg.id ?? null,
+    created_at: now,
+    expires_at: now + ttl * 1000,
+  };
+}
+
+/** A message that could not be kept: never a 201 (store-failed is 503, full is 429). */
+export function notStored(reason: Exclude<EnqueueResult, { ok: true }>["reason"]): PushOutcome {
+  if (reason === "store-failed") return { kind: "store-failed", retryAfter: RETRY_AFTER.storeFailed };
+  return reason === "full" ? { kind: "queue-full", retryAfter: QUEUE_FULL_RETRY_AFTER } : { kind: "gone" };
+}

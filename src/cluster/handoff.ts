@@ -8,7 +8,7 @@
 import type { Logger } from "../log.ts";
 import { RETRY_AFTER, type PushOutcome } from "../outcomes.ts";
 import type { PushMessage } from "../push.ts";
-import { keptTtl, QUEUE_FULL_RETRY_AFTER, type QueuePolicy } from "../queue.ts";
+import { keptTtl, notStored, queuedMessage, type QueuePolicy } from "../queue.ts";
 import type { EnqueueResult, Queue, Registration, Registrations } from "../store/store.ts";
 import type { Forward } from "./hop.ts";
 
@@ -74,29 +74,13 @@ export class Handoff {
     const now = this.d.now();
     let r: EnqueueResult;
     try {
-      r = await this.d.store.queue.enqueue(
-        {
-          registration: reg.id,
-          payload: msg.payload,
-          ttl,
-          topic: msg.topic ?? null,
-          urgency: msg.urgency ?? null,
-          content_encoding: msg.contentEncoding ?? null,
-          vapid_key: msg.vapidKey ?? null,
-          public_id: msg.id ?? null,
-          created_at: now,
-          expires_at: now + ttl * 1000,
-        },
-        this.d.policy.maxPerRegistration,
-      );
+      r = await this.d.store.queue.enqueue(queuedMessage(reg.id, msg, ttl, now), this.d.policy.maxPerRegistration);
     } catch (err) {
       this.d.log.warn({ err: { message: (err as Error).message } }, "could not keep a push the holder did not take");
       r = { ok: false, reason: "store-failed" };
     }
-    if (r.ok) return { kind: "queued", ttl };
-    // as push.ts's notStored: never a 201 for what is not kept
-    if (r.reason === "store-failed") return { kind: "store-failed", retryAfter: RETRY_AFTER.storeFailed };
-    return r.reason === "full" ? { kind: "queue-full", retryAfter: QUEUE_FULL_RETRY_AFTER } : { kind: "gone" };
+    // as push.ts: never a 201 for what is not kept
+    return r.ok ? { kind: "queued", ttl } : notStored(r.reason);
   }
 
   private async hop(endpoint: string, msg: PushMessage): Promise<PushOutcome | undefined> {

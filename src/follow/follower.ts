@@ -62,7 +62,13 @@ export class DeviceFollower {
   /** After a candidate's timeout: a `result` is the device after all. Nothing else it says may touch the registration or its copy. */
   private heardLate(reg: Registration, jid: string, a: IqAnswer, late: ((a: IqAnswer) => void) | undefined): void {
     if (judgeCandidate(a) !== "moved") return;
-    void this.moved(reg, jid).then(() => late?.(a));
+    void this.moved(reg, jid).then(
+      () => late?.(a),
+      (err: unknown) => {
+        this.d.log.error({ err, reg: reg.id }, "following the device failed (a bug): the copy is settled anyway");
+        late?.(a);
+      },
+    );
   }
 
   private async moved(reg: Registration, jid: string): Promise<void> {

@@ -52,27 +52,31 @@ export type FaultSink = { fault(op: string, err: Error & { code: string }): void
  * anything else is a bug and throws. `changed` says whether a result means
  * rows changed (a zero-row DELETE is no word on the store's health).
  */
-/** tryWrite for an asynchronous store (src/store/store.ts). */
-export async function tryWriteAsync<T>(sink: FaultSink | undefined, op: string, write: () => Promise<T>, changed: (r: T) => boolean = () => true): Promise<T | undefined> {
+export function tryWrite<T>(sink: FaultSink | undefined, op: string, write: () => T, changed: (r: T) => boolean = () => true): T | undefined {
   try {
-    const r = await write();
-    if (changed(r)) sink?.wrote();
-    return r;
+    return heard(sink, write(), changed);
   } catch (err) {
-    if (!isStoreFault(err)) throw err;
-    sink?.fault(op, err);
-    return undefined;
+    return reported(sink, op, err);
   }
 }
 
-export function tryWrite<T>(sink: FaultSink | undefined, op: string, write: () => T, changed: (r: T) => boolean = () => true): T | undefined {
+/** tryWrite for an asynchronous store (src/store/store.ts). */
+export async function tryWriteAsync<T>(sink: FaultSink | undefined, op: string, write: () => Promise<T>, changed: (r: T) => boolean = () => true): Promise<T | undefined> {
   try {
-    const r = write();
-    if (changed(r)) sink?.wrote();
-    return r;
+    return heard(sink, await write(), changed);
   } catch (err) {
-    if (!isStoreFault(err)) throw err;
-    sink?.fault(op, err);
-    return undefined;
+    return reported(sink, op, err);
   }
+}
+
+function heard<T>(sink: FaultSink | undefined, r: T, changed: (r: T) => boolean): T {
+  if (changed(r)) sink?.wrote();
+  return r;
+}
+
+/** A store fault is told and becomes undefined; anything else is a bug and goes on up. */
+function reported(sink: FaultSink | undefined, op: string, err: unknown): undefined {
+  if (!isStoreFault(err)) throw err;
+  sink?.fault(op, err);
+  return undefined;
 }

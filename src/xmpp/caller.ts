@@ -121,10 +121,17 @@ export class IqCaller {
     for (const l of before) l.late({ kind: "link-lost" });
   }
 
-  /** Shutting down: fail what is in flight and forget the late window. */
+  /**
+   * Shutting down, or this gateway gave the link up (src/cluster/link.ts):
+   * fail what is in flight, and tell the late window's listeners that no
+   * answer will come here any more, so their held copies are released
+   * (a gateway that leads again must not find them held for ever).
+   */
   stop(): void {
+    const before = [...this.late.values()];
     for (const id of [...this.pending.keys()]) this.finish(id, { kind: "link-lost" }, false);
     this.late.clear();
+    for (const l of before) l.late({ kind: "link-lost" });
     clearInterval(this.sweeper);
     this.sweeper = undefined;
   }

@@ -199,14 +199,14 @@ test("a link drop tells timed-out requests link-lost and keeps them, and in-flig
   caller.stop();
 });
 
-test("stop forgets the late window", async () => {
+test("stop forgets the late window, telling its listeners the link is lost (their held copies are released)", async () => {
   const caller = new IqCaller(10, { lateWindowMs: 60_000 });
   const l = lateRecorder();
   await caller.request(pushIq("s1"), 1, recorder().write, l.late);
   caller.stop();
   assert.equal(caller.awaitingLate, 0);
   assert.equal(caller.settle(result("s1")), false);
-  assert.deepEqual(l.heard, []);
+  assert.deepEqual(l.heard, ["link-lost"]);
 });
 
 test("the late window outlasts Prosody's default smacks hibernation (600 s)", () => {
