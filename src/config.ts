@@ -2,6 +2,7 @@
 // Nothing else in the gateway reads TOML or process.env.
 import { readFileSync } from "node:fs";
 import { parse } from "smol-toml";
+import { splitHostPort } from "./hostport.ts";
 
 /** Defaults, with their units and why. */
 export const DEFAULTS = Object.freeze({
@@ -295,10 +296,9 @@ function parseService(v: string): string {
 }
 
 function parseListen(v: string): { host: string; port: number } {
-  const m = /^(?:\[([0-9a-f:.]+)\]|([^:\s]+)):(\d{1,5})$/i.exec(v);
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new ConfigError("http.listen", `must be "host:port" (e.g. "127.0.0.1:8080" or "[::1]:8080"), got ${JSON.stringify(v)}`);
-  return { host: (m[1] ?? m[2])!, port };
+  const hp = splitHostPort(v);
+  if (!hp) throw new ConfigError("http.listen", `must be "host:port" (e.g. "127.0.0.1:8080" or "[::1]:8080"), got ${JSON.stringify(v)}`);
+  return hp;
 }
 
 function parsePublicUrl(v: string): string {

@@ -3,8 +3,6 @@
 // Retried while it still holds the lock, since a standby that cannot find the
 // holder keeps what may wait and 503s the rest: nothing is lost meanwhile,
 // but every push goes through the queue until the row is right.
-import { hostname } from "node:os";
-import { randomBytes } from "node:crypto";
 import type { Logger } from "../log.ts";
 import { announceSelf } from "../store/pg/link-holder.ts";
 import type { Listen } from "./holder-address.ts";
@@ -18,11 +16,6 @@ export interface AnnounceOptions {
   now: () => number; // ms
   log: Logger;
   retryMs?: number;
-}
-
-/** Names this process in the link_holder row and the logs: host, PID and a random part (a PID is reused after a restart). */
-export function newInstanceId(): string {
-  return `${hostname()}/${process.pid}/${randomBytes(3).toString("hex")}`;
 }
 
 /** Announces on every `gained` of the elector; returns a function that stops it. */

@@ -10,6 +10,7 @@ import type { Logger } from "../log.ts";
 import type { PushOutcome } from "../outcomes.ts";
 import type { PushMessage } from "../push.ts";
 import { HOP_PREFIX, hopToken, messageHeaders, parseOutcome } from "./hop-wire.ts";
+import { splitHostPort } from "../hostport.ts";
 
 export type Forward = (address: string, endpoint: string, msg: PushMessage, timeoutMs: number) => Promise<PushOutcome | undefined>;
 
@@ -66,14 +67,14 @@ export class HopClient {
     });
 
   private send(address: string, endpoint: string, msg: PushMessage, done: (o: PushOutcome | undefined, why?: string) => void): ClientRequest {
-    const m = /^(?:\[([0-9a-f:.]+)\]|([^:\s\[\]]+)):(\d{1,5})$/i.exec(address); // host:port, IPv6 in brackets
-    if (!m) throw new Error("not a host:port address");
+    const to = splitHostPort(address);
+    if (!to) throw new Error("not a host:port address");
     const req = request(
       {
         agent: this.agent,
         method: "POST",
-        host: m[1] ?? m[2],
-        port: Number(m[3]),
+        host: to.host,
+        port: to.port,
         path: HOP_PREFIX + encodeURIComponent(endpoint),
         headers: { authorization: this.auth, "content-type": "application/octet-stream", "content-length": msg.payload.length, ...messageHeaders(msg) },
       },
