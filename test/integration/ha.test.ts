@@ -153,21 +153,26 @@ test("a revocation and a re-registration through the link holder are seen by all
   report(t, "caches across 3 gateways", { reregisteredDeliveredMs: seen, revoked404Ms: gone, reregisteredKnownMs: works, sameEndpointAfterUnregister: fresh === endpoint });
 });
 
-test("a standby SIGKILLed mid-run: deliveries through the other two go on as before", { timeout: 90_000 }, async (t) => {
-  const lead = await holder();
-  const victim = (lead + 1) % 3;
+/** POSTs at 20/s over every gateway's port; gateway `victim` is SIGKILLed right after the `at`-th POST. */
+async function loadKilling(victim: number, at: number, o: Pick<Parameters<typeof load>[0], "total" | "label" | "ttl">): Promise<{ sent: Awaited<ReturnType<typeof load>>; killedAt: number }> {
   let killedAt = 0;
   let killed: Promise<unknown> = Promise.resolve();
   const sent = await load({
-    urls: urls(), phones, total: 150, perSecond: 20, label: "standby",
+    urls: urls(), phones, perSecond: 20, ...o,
     onSent: (n) => {
-      if (n === 50) {
-        killedAt = performance.now();
-        killed = gateways[victim]!.kill();
-      }
+      if (n !== at) return;
+      killedAt = performance.now();
+      killed = gateways[victim]!.kill();
     },
   });
   await killed;
+  return { sent, killedAt };
+}
+
+test("a standby SIGKILLed mid-run: deliveries through the other two go on as before", { timeout: 90_000 }, async (t) => {
+  const lead = await holder();
+  const victim = (lead + 1) % 3;
+  const { sent, killedAt } = await loadKilling(victim, 50, { total: 150, label: "standby" });
   await settle(sent, phones, 20_000);
   const f = figures(sent, phones);
   const stillHolder = (await health(gateways[lead]!)).linkHolder;
@@ -184,19 +189,8 @@ test("a standby SIGKILLed mid-run: deliveries through the other two go on as bef
 
 test("the link holder SIGKILLed mid-run: a standby takes the link over and delivers within 10 s; nothing accepted is lost", { timeout: 120_000 }, async (t) => {
   const lead = await holder();
-  let killedAt = 0;
-  let killed: Promise<unknown> = Promise.resolve();
-  const sent = await load({
-    urls: urls(), phones, total: 300, perSecond: 20, label: "holder",
-    ttl: (n) => (n % 10 === 5 ? 0 : 300), // one in ten may not wait: refused (503) when no link can take it at once
-    onSent: (n) => {
-      if (n === 100) {
-        killedAt = performance.now();
-        killed = gateways[lead]!.kill();
-      }
-    },
-  });
-  await killed;
+  // one in ten may not wait: refused (503) when no link can take it at once
+  const { sent, killedAt } = await loadKilling(lead, 100, { total: 300, label: "holder", ttl: (n) => (n % 10 === 5 ? 0 : 300) });
   await settle(sent, phones, 30_000);
   const f = figures(sent, phones);
   // The first push sent by another edge than those that delivered before the kill: the new holder's.

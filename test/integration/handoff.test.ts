@@ -224,12 +224,18 @@ test("an instance that is no longer the holder answers 421, and the standby keep
   assert.equal(await s.queue.count(reg.id, Date.now()), 1);
 });
 
-test("a holder that hangs past the timeout: the standby answers within answer_within + 1 s and keeps the message", async (t) => {
-  const { s } = await store(t);
-  const reg = await register(s);
+/** Resolves only when the test ends: a holder whose push waits on it never answers meanwhile. */
+function hanging(t: TestContext): Promise<void> {
   let release!: () => void;
   const hung = new Promise<void>((r) => (release = r));
   t.after(() => release());
+  return hung;
+}
+
+test("a holder that hangs past the timeout: the standby answers within answer_within + 1 s and keeps the message", async (t) => {
+  const { s } = await store(t);
+  const reg = await register(s);
+  const hung = hanging(t);
   const h = await holder(t, async () => (await hung, { kind: "delivered" }));
   const standby = handoff(s, () => h.address, hopClient(t));
   const started = Date.now();
@@ -244,9 +250,7 @@ test("a holder that hangs past the timeout: the standby answers within answer_wi
 test("a holder that dies mid-request fails the hop at once, and the standby keeps the message", async (t) => {
   const { s } = await store(t);
   const reg = await register(s);
-  let release!: () => void;
-  const hung = new Promise<void>((r) => (release = r));
-  t.after(() => release());
+  const hung = hanging(t);
   let arrived!: () => void;
   const inFlight = new Promise<void>((r) => (arrived = r));
   const h = await holder(t, async () => (arrived(), await hung, { kind: "delivered" }));
